@@ -55,6 +55,9 @@ test: $(STAMP) lint unit nbval build
 execute: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py $(or $(NB),$(NOTEBOOKS))
 
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_bigru.py
+
 serve: $(STAMP)
 	@test -f _build/html/index.html || $(MAKE) build
 	@echo "Serving the book at http://127.0.0.1:8000 (Ctrl-C to stop)"
