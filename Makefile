@@ -46,9 +46,14 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q --cov=birnn_utils --cov-report=term-missing:skip-covered
 
+NBVAL_ARGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
+  --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadscope -p no:cacheprovider
+
 nbval: $(STAMP)
-	$(BIN)/python -m pytest $(NOTEBOOKS) --nbval --nbval-current-env --nbval-cell-timeout=600 \
-	  --sanitize-with tests/nbval_sanitize.cfg -p tools.nbval_timing -n 2 --dist loadscope -q
+	mkdir -p _build
+	NBVAL_TIMING_JSON=_build/nbval_timing.json \
+	  $(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL_ARGS) -p tools.nbval_timing -q
+	$(BIN)/python tools/nbval_floor.py _build/nbval_timing.json $(NBVAL_ARGS)
 
 test: $(STAMP) lint unit nbval build
 

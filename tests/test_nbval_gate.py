@@ -39,7 +39,7 @@ def run_nbval(nb: dict, tmp_path: Path) -> subprocess.CompletedProcess:
     target.write_text(json.dumps(nb))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-q",
-         "-p", "no:cacheprovider", "--sanitize-with", str(ROOT / "tests/nbval_sanitize.cfg"),
+         "-p", "no:cacheprovider", "--nbval-sanitize-with", str(ROOT / "tests/nbval_sanitize.cfg"),
          str(target)],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )

@@ -4,6 +4,8 @@ Loaded by ``make nbval`` with ``-p tools.nbval_timing``. Works with pytest-xdist
 the reports are summed on the controller.
 """
 
+import json
+import os
 import time
 from collections import defaultdict
 
@@ -28,4 +30,9 @@ def pytest_terminal_summary(terminalreporter):
     for path, seconds in sorted(_per_notebook.items()):
         tr.write_line(f"{seconds:7.1f} s  {path}")
     tr.write_line(f"{sum(_per_notebook.values()):7.1f} s  sum over notebooks")
-    tr.write_line(f"[time] nbval wall clock: {time.perf_counter() - _start:.1f} s")
+    wall = time.perf_counter() - _start
+    tr.write_line(f"[time] nbval wall clock: {wall:.1f} s")
+    report = os.environ.get("NBVAL_TIMING_JSON")
+    if report:
+        with open(report, "w") as f:
+            json.dump({"wall_s": wall, "notebooks": dict(_per_notebook)}, f, indent=1)

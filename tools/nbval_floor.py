@@ -1,0 +1,37 @@
+"""Measure nbval's floor and compare the chapters' nbval time with it.
+
+The floor is nbval over as many notebooks as there are chapters, each of which only
+imports torch, matplotlib and birnn_utils: kernel starts and imports, nothing else.
+Reads the chapters' wall time from the JSON that ``tools.nbval_timing`` wrote.
+
+``python tools/nbval_floor.py TIMING_JSON PYTEST_ARGS...``
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+timing_json, *pytest_args = sys.argv[1:]
+chapters = json.loads(Path(timing_json).read_text())
+n = len(chapters["notebooks"])
+with tempfile.TemporaryDirectory() as tmp:
+    for i in range(n):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("import matplotlib.pyplot\nimport torch\n\nimport birnn_utils")
+        cell.execution_count = 1
+        nb.cells = [cell]
+        nbformat.write(nb, Path(tmp) / f"floor_{i:02d}.ipynb")
+    start = time.perf_counter()
+    code = subprocess.call([sys.executable, "-m", "pytest", "-q", *pytest_args, tmp],
+                           stdout=subprocess.DEVNULL)
+    floor = time.perf_counter() - start
+if code != 0:
+    sys.exit(f"the import-only floor notebooks failed under nbval (exit {code})")
+ratio = chapters["wall_s"] / floor
+print(f"[time] nbval floor ({n} import-only notebooks): {floor:.1f} s")
+print(f"[time] nbval chapters / floor: {ratio:.2f} (target <= 1.5)")
