@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from notebook_guard import problems
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +27,8 @@ def truncated_copy(path: Path, tmp_path: Path) -> tuple[dict, dict]:
     """The notebook up to its first code cell with a digit in stdout, and that cell."""
     nb = json.loads(path.read_text())
     for index, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] == "code" and any(DIGIT.search("".join(o["text"])) for o in _stdout(cell)):
+        numbers = any(DIGIT.search("".join(o["text"])) for o in _stdout(cell))
+        if cell["cell_type"] == "code" and numbers:
             nb["cells"] = nb["cells"][: index + 1]
             return nb, nb["cells"][-1]
     raise AssertionError(f"{path.name} prints no number to stdout: nbval would check no digit")

@@ -22,7 +22,8 @@ n = len(chapters["notebooks"])
 with tempfile.TemporaryDirectory() as tmp:
     for i in range(n):
         nb = nbformat.v4.new_notebook()
-        cell = nbformat.v4.new_code_cell("import matplotlib.pyplot\nimport torch\n\nimport birnn_utils")
+        source = "import matplotlib.pyplot\nimport torch\n\nimport birnn_utils"
+        cell = nbformat.v4.new_code_cell(source)
         cell.execution_count = 1
         nb.cells = [cell]
         nbformat.write(nb, Path(tmp) / f"floor_{i:02d}.ipynb")
