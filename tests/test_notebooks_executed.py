@@ -55,7 +55,11 @@ def test_guard_catches_stored_error():
 
 @pytest.mark.parametrize(
     "text",
-    ["<Figure size 640x480 with 1 Axes>", "<matplotlib.legend.Legend at 0x7f>", "Text(0.5, 1.0, 'x')"],
+    [
+        "<Figure size 640x480 with 1 Axes>",
+        "<matplotlib.legend.Legend at 0x7f>",
+        "Text(0.5, 1.0, 'x')",
+    ],
 )
 def test_guard_catches_figure_repr(text):
     nb = copy.deepcopy(_first_notebook())
