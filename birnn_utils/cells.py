@@ -1,0 +1,191 @@
+"""One time step of an Elman RNN, a GRU and an LSTM, written from scratch.
+
+The cells use PyTorch's parameter layout, so the weights of an ``nn.RNN``/``nn.GRU``/
+``nn.LSTM`` plug straight in (see :func:`cell_weights`). Shapes, with ``B`` the batch,
+``I`` the input size, ``H`` the hidden size and ``G`` the number of gates (1, 3 or 4):
+
+- ``x``: (B, I), ``h``: (B, H) (for an LSTM with ``proj_size=P``, ``h`` is (B, P))
+- ``w_ih``: (G*H, I), ``w_hh``: (G*H, H) (or (G*H, P)), ``b_ih``, ``b_hh``: (G*H,)
+- ``w_hr``: (P, H), LSTM projection only.
+
+Gate order: GRU ``r, z, n``; LSTM ``i, f, g, o`` (PyTorch's).
+"""
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["CellWeights", "cell_weights", "rnn_cell", "gru_cell", "lstm_cell"]
+
+
+class CellWeights(NamedTuple):
+    """The parameters of one direction of one layer; ``b_*`` are None when ``bias=False``.
+
+    ``w_hr`` is the LSTM projection (P, H), None unless ``proj_size > 0``.
+    """
+
+    w_ih: Tensor
+    w_hh: Tensor
+    b_ih: Tensor | None
+    b_hh: Tensor | None
+    w_hr: Tensor | None = None
+
+
+_RECURRENT_TYPES = (nn.RNN, nn.GRU, nn.LSTM)
+
+
+def check_recurrent_module(module: object) -> None:
+    """Raise TypeError unless ``module`` is an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``."""
+    if not isinstance(module, _RECURRENT_TYPES):
+        raise TypeError(
+            f"expected an nn.RNN, nn.GRU or nn.LSTM, got {type(module).__name__}"
+        )
+
+
+def cell_weights(module: nn.Module, layer: int = 0, reverse: bool = False) -> CellWeights:
+    """The parameters of ``layer`` (forward, or ``reverse`` direction) of a recurrent module.
+
+    Returns the module's own ``Parameter`` objects (not copies), so gradients flow back.
+    """
+    check_recurrent_module(module)
+    if not isinstance(layer, int) or isinstance(layer, bool):
+        raise TypeError(f"layer must be an int, got {type(layer).__name__}")
+    if not 0 <= layer < module.num_layers:
+        raise ValueError(
+            f"layer must be in [0, {module.num_layers - 1}] for a module with "
+            f"num_layers={module.num_layers}, got {layer}"
+        )
+    if not isinstance(reverse, bool):
+        raise TypeError(f"reverse must be a bool, got {type(reverse).__name__}")
+    if reverse and not module.bidirectional:
+        raise ValueError(
+            "reverse=True needs a bidirectional module, got one with bidirectional=False"
+        )
+    suffix = f"l{layer}" + ("_reverse" if reverse else "")
+
+    def get(name: str) -> Tensor | None:
+        return getattr(module, f"{name}_{suffix}", None)
+
+    w_hr = get("weight_hr") if isinstance(module, nn.LSTM) and module.proj_size > 0 else None
+    b_ih, b_hh = (get("bias_ih"), get("bias_hh")) if module.bias else (None, None)
+    return CellWeights(get("weight_ih"), get("weight_hh"), b_ih, b_hh, w_hr)
+
+
+def _check_shapes(
+    name: str, gates: int, x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+    b_ih: Tensor | None, b_hh: Tensor | None,
+) -> None:
+    """Raise TypeError/ValueError unless the shapes fit one step of a ``gates``-gate cell."""
+    for arg, value in (("x", x), ("h", h), ("w_ih", w_ih), ("w_hh", w_hh)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}: {arg} must be a Tensor, got {type(value).__name__}")
+    for arg, value in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(
+                f"{name}: {arg} must be a Tensor or None, got {type(value).__name__}"
+            )
+    if x.dim() != 2 or h.dim() != 2:
+        raise ValueError(
+            f"{name}: x and h must be 2-D (B, I) and (B, H), got shapes "
+            f"{tuple(x.shape)} and {tuple(h.shape)}"
+        )
+    if x.shape[0] != h.shape[0]:
+        raise ValueError(
+            f"{name}: x and h must have the same batch size, got {x.shape[0]} and {h.shape[0]}"
+        )
+    if w_ih.dim() != 2 or w_ih.shape[0] % gates != 0:
+        raise ValueError(
+            f"{name}: w_ih must be ({gates}*H, I), got shape {tuple(w_ih.shape)}"
+        )
+    rows = w_ih.shape[0]
+    if w_ih.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"{name}: w_ih has shape {tuple(w_ih.shape)}, expected ({rows}, {x.shape[1]}) "
+            f"for x of shape {tuple(x.shape)}"
+        )
+    if tuple(w_hh.shape) != (rows, h.shape[1]):
+        raise ValueError(
+            f"{name}: w_hh has shape {tuple(w_hh.shape)}, expected ({rows}, {h.shape[1]}) "
+            f"for w_ih of shape {tuple(w_ih.shape)} and h of shape {tuple(h.shape)}"
+        )
+    for arg, value in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if value is not None and tuple(value.shape) != (rows,):
+            raise ValueError(
+                f"{name}: {arg} has shape {tuple(value.shape)}, expected ({rows},)"
+            )
+
+
+def rnn_cell(
+    x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+    b_ih: Tensor | None = None, b_hh: Tensor | None = None, nonlinearity: str = "tanh",
+) -> Tensor:
+    """Elman step: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    _check_shapes("rnn_cell", 1, x, h, w_ih, w_hh, b_ih, b_hh)
+    if w_ih.shape[0] != h.shape[1]:
+        raise ValueError(
+            f"rnn_cell: w_ih has {w_ih.shape[0]} rows, expected H={h.shape[1]} (from h)"
+        )
+    pre = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)  # (B, H)
+    return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+
+
+def gru_cell(
+    x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
+    b_ih: Tensor | None = None, b_hh: Tensor | None = None,
+) -> Tensor:
+    """GRU step (gates r, z, n); x (B, I), h (B, H) -> (B, H).
+
+    ``r = σ(W_ir x + b_ir + W_hr h + b_hr)``, ``z = σ(W_iz x + b_iz + W_hz h + b_hz)``,
+    ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``, ``h' = (1 - z) ⊙ n + z ⊙ h``.
+    """
+    _check_shapes("gru_cell", 3, x, h, w_ih, w_hh, b_ih, b_hh)
+    if w_ih.shape[0] != 3 * h.shape[1]:
+        raise ValueError(
+            f"gru_cell: w_ih has {w_ih.shape[0]} rows, expected 3*H={3 * h.shape[1]} (from h)"
+        )
+    x_r, x_z, x_n = F.linear(x, w_ih, b_ih).chunk(3, dim=1)  # each (B, H)
+    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, dim=1)  # each (B, H)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)  # b_hn sits inside the reset product
+    return (1 - z) * n + z * h
+
+
+def lstm_cell(
+    x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
+    b_ih: Tensor | None = None, b_hh: Tensor | None = None, w_hr: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """LSTM step (gates i, f, g, o); x (B, I), state (h (B, P or H), c (B, H)) -> (h', c').
+
+    ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``, then ``h' = W_hr h'`` if ``w_hr`` (P, H)
+    is given (``proj_size > 0``).
+    """
+    if not isinstance(state, tuple | list) or len(state) != 2:
+        raise TypeError(f"lstm_cell: state must be a pair (h, c), got {type(state).__name__}")
+    h, c = state
+    _check_shapes("lstm_cell", 4, x, h, w_ih, w_hh, b_ih, b_hh)
+    hidden = w_ih.shape[0] // 4
+    if not isinstance(c, Tensor) or tuple(c.shape) != (x.shape[0], hidden):
+        shape = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
+        raise ValueError(f"lstm_cell: c must have shape ({x.shape[0]}, {hidden}), got {shape}")
+    expected_h = hidden if w_hr is None else w_hr.shape[0]
+    if w_hr is not None and (w_hr.dim() != 2 or w_hr.shape[1] != hidden):
+        raise ValueError(
+            f"lstm_cell: w_hr must have shape (P, {hidden}), got {tuple(w_hr.shape)}"
+        )
+    if h.shape[1] != expected_h:
+        raise ValueError(
+            f"lstm_cell: h has {h.shape[1]} features, expected {expected_h} "
+            f"({'P from w_hr' if w_hr is not None else 'H from w_ih'})"
+        )
+    gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)  # (B, 4H)
+    i, f, g, o = gates.chunk(4, dim=1)  # each (B, H)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_new = torch.sigmoid(o) * torch.tanh(c_new)  # (B, H)
+    if w_hr is not None:
+        h_new = F.linear(h_new, w_hr)  # (B, P)
+    return h_new, c_new

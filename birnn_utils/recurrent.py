@@ -1,0 +1,172 @@
+"""Run a from-scratch cell over a sequence, and rebuild ``nn.RNN``/``nn.GRU``/``nn.LSTM``.
+
+:func:`scratch_forward` uses only the cells of :mod:`birnn_utils.cells` and returns exactly
+what ``module(x, hx)`` returns, so a notebook can ``assert_close`` the two. Shapes: ``T``
+steps, ``B`` batch, ``I`` input size, ``H`` hidden size (``P`` = LSTM ``proj_size`` when
+> 0), ``D`` = 2 if bidirectional else 1, ``L`` = ``num_layers``.
+
+Dropout between layers is not modelled: the result matches the module in eval mode (or with
+``dropout=0``); a module in training mode with ``dropout > 0`` is rejected.
+"""
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from birnn_utils.cells import (
+    CellWeights,
+    cell_weights,
+    check_recurrent_module,
+    gru_cell,
+    lstm_cell,
+    rnn_cell,
+)
+
+__all__ = ["run_cell", "scratch_forward", "cell_for"]
+
+State = Tensor | tuple[Tensor, Tensor]
+
+
+def cell_for(module: nn.Module) -> Callable:
+    """The scratch cell that matches ``module``: ``rnn_cell`` (with its nonlinearity),
+    ``gru_cell`` or ``lstm_cell``."""
+    check_recurrent_module(module)
+    if isinstance(module, nn.LSTM):
+        return lstm_cell
+    if isinstance(module, nn.GRU):
+        return gru_cell
+    return partial(rnn_cell, nonlinearity=module.nonlinearity)
+
+
+def run_cell(
+    cell: Callable, x: Tensor, h0: State, weights: CellWeights, reverse: bool = False
+) -> tuple[Tensor, State]:
+    """Unroll ``cell`` over time-major ``x`` (T, B, I) from ``h0`` (B, H) (LSTM: (h0, c0)).
+
+    Returns ``outputs`` (T, B, H) (LSTM: the ``h`` of each step) and the state after the
+    last step processed. With ``reverse=True`` the steps run T-1, ..., 0, and ``outputs[t]``
+    is still the state at step t, aligned with ``x[t]``.
+    """
+    if not callable(cell):
+        raise TypeError(f"cell must be callable (e.g. gru_cell), got {type(cell).__name__}")
+    if not isinstance(x, Tensor) or x.dim() != 3:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must be a time-major tensor (T, B, I), got {shape}")
+    if x.shape[0] < 1:
+        raise ValueError(f"x must have at least one time step, got shape {tuple(x.shape)}")
+    if not isinstance(weights, tuple) or len(weights) not in (4, 5):
+        raise TypeError(
+            f"weights must be a CellWeights (w_ih, w_hh, b_ih, b_hh, w_hr), "
+            f"got {type(weights).__name__}"
+        )
+    weights = CellWeights(*weights)
+    extra = {} if weights.w_hr is None else {"w_hr": weights.w_hr}
+    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+    state = h0
+    outputs: list[Tensor | None] = [None] * x.shape[0]
+    for t in steps:
+        state = cell(x[t], state, *weights[:4], **extra)
+        outputs[t] = state[0] if isinstance(state, tuple) else state  # (B, H)
+    return torch.stack(outputs), state
+
+
+def _check_hx(module: nn.Module, hx: object, batch: int, dtype: torch.dtype) -> None:
+    """Raise unless ``hx`` has the layout ``module`` expects for a batch of ``batch``."""
+    directions = 2 if module.bidirectional else 1
+    is_lstm = isinstance(module, nn.LSTM)
+    out_size = module.proj_size if is_lstm and module.proj_size > 0 else module.hidden_size
+    expected = [(directions * module.num_layers, batch, out_size)]
+    if is_lstm:
+        if not isinstance(hx, tuple | list) or len(hx) != 2:
+            raise TypeError(f"hx for an nn.LSTM must be a pair (h0, c0), got {type(hx).__name__}")
+        expected.append((directions * module.num_layers, batch, module.hidden_size))
+        tensors = list(hx)
+    else:
+        tensors = [hx]
+    for name, tensor, shape in zip(("h0", "c0"), tensors, expected, strict=False):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{name} must be a Tensor, got {type(tensor).__name__}")
+        if tuple(tensor.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
+        if tensor.dtype != dtype:
+            raise TypeError(f"{name} must have dtype {dtype} like x, got {tensor.dtype}")
+
+
+def scratch_forward(module: nn.Module, x: Tensor, hx: State | None = None):
+    """``module(x, hx)`` recomputed with the scratch cells; same output layout.
+
+    ``x``: (T, B, I), or (B, T, I) if ``batch_first``, or unbatched (T, I).
+    ``hx``: (D*L, B, H) (LSTM: a pair ``(h0 (D*L, B, P or H), c0 (D*L, B, H))``), None for
+    zeros. Returns ``(output (T, B, D*H), h_n (D*L, B, H))`` (batch-first output when the
+    module is), or ``(output, (h_n, c_n))`` for an LSTM. Layer ``l > 0`` reads the two
+    directions of layer ``l - 1`` concatenated (forward first).
+    """
+    check_recurrent_module(module)
+    if isinstance(x, PackedSequence):
+        raise TypeError(
+            "scratch_forward does not take a PackedSequence: unpack it with "
+            "pad_packed_sequence, or run each sequence on its own"
+        )
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a Tensor, got {type(x).__name__}")
+    if module.training and module.dropout > 0 and module.num_layers > 1:
+        raise ValueError(
+            f"scratch_forward does not model dropout: got a module in training mode with "
+            f"dropout={module.dropout}; call module.eval() or set dropout=0"
+        )
+    if x.dim() not in (2, 3) or x.shape[-1] != module.input_size:
+        raise ValueError(
+            f"x must be (T, B, {module.input_size}), (B, T, {module.input_size}) with "
+            f"batch_first, or unbatched (T, {module.input_size}), got {tuple(x.shape)}"
+        )
+    if x.dtype != module.weight_ih_l0.dtype:
+        raise TypeError(
+            f"x has dtype {x.dtype} but the module's weights are {module.weight_ih_l0.dtype}"
+        )
+    is_lstm = isinstance(module, nn.LSTM)
+    unbatched = x.dim() == 2
+    if unbatched:  # (T, I) -> (T, 1, I); hx (D*L, H) -> (D*L, 1, H)
+        x = x.unsqueeze(1)
+        if isinstance(hx, Tensor):
+            hx = hx.unsqueeze(1)
+        elif isinstance(hx, tuple | list) and all(isinstance(s, Tensor) for s in hx):
+            hx = tuple(s.unsqueeze(1) for s in hx)
+    elif module.batch_first:
+        x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I)
+    batch = x.shape[1]
+    directions = 2 if module.bidirectional else 1
+    out_size = module.proj_size if is_lstm and module.proj_size > 0 else module.hidden_size
+    if hx is None:
+        h0 = x.new_zeros(directions * module.num_layers, batch, out_size)
+        c0 = x.new_zeros(directions * module.num_layers, batch, module.hidden_size)
+    else:
+        _check_hx(module, hx, batch, x.dtype)
+        h0, c0 = hx if is_lstm else (hx, None)
+
+    cell = cell_for(module)
+    layer_input = x  # (T, B, I) for layer 0, then (T, B, D*H)
+    h_n, c_n = [], []
+    for layer in range(module.num_layers):
+        outputs = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            start = (h0[index], c0[index]) if is_lstm else h0[index]
+            weights = cell_weights(module, layer, reverse=direction == 1)
+            out, last = run_cell(cell, layer_input, start, weights, reverse=direction == 1)
+            outputs.append(out)  # (T, B, H)
+            h_n.append(last[0] if is_lstm else last)
+            if is_lstm:
+                c_n.append(last[1])
+        layer_input = torch.cat(outputs, dim=-1)  # (T, B, D*H)
+
+    output, h_n = layer_input, torch.stack(h_n)  # (T, B, D*H), (D*L, B, H)
+    c_n = torch.stack(c_n) if is_lstm else None
+    if unbatched:
+        output, h_n = output.squeeze(1), h_n.squeeze(1)
+        c_n = c_n.squeeze(1) if is_lstm else None
+    elif module.batch_first:
+        output = output.transpose(0, 1)  # (B, T, D*H)
+    return (output, (h_n, c_n)) if is_lstm else (output, h_n)

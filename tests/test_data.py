@@ -1,0 +1,103 @@
+"""Synthetic tasks: labels against plain-Python references, shapes, seeding, bad inputs."""
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from birnn_utils.data import IGNORE_INDEX, SequenceTask, local_peak, random_lengths, shifted_copy
+
+
+def check_encoding(task, n, seq_len, vocab):
+    """x is the float32 one-hot of tokens; shapes and dtypes are as documented."""
+    assert isinstance(task, SequenceTask)
+    assert task.x.shape == (n, seq_len, vocab) and task.x.dtype == torch.float32
+    assert task.y.shape == task.tokens.shape == (n, seq_len)
+    assert task.y.dtype == task.tokens.dtype == torch.int64
+    assert 0 <= task.tokens.min() and task.tokens.max() < vocab
+    assert torch.equal(task.x.sum(-1), torch.ones(n, seq_len))
+    assert torch.equal(task.x.argmax(-1), task.tokens)
+
+
+@given(n=st.integers(1, 4), seq_len=st.integers(1, 9), vocab=st.integers(2, 6),
+       data=st.data(), seed=st.integers(0, 1000))
+def test_shifted_copy_labels_are_the_shifted_tokens(n, seq_len, vocab, data, seed):
+    shift = data.draw(st.integers(-(seq_len - 1), seq_len - 1), label="shift")
+    task = shifted_copy(n, seq_len, vocab, shift, seed)
+    check_encoding(task, n, seq_len, vocab)
+    tokens = task.tokens.tolist()
+    for i in range(n):
+        for t in range(seq_len):
+            source = t + shift
+            expected = tokens[i][source] if 0 <= source < seq_len else IGNORE_INDEX
+            assert task.y[i, t].item() == expected
+
+
+@given(n=st.integers(1, 4), seq_len=st.integers(3, 10), vocab=st.integers(2, 6),
+       radius=st.integers(1, 3), seed=st.integers(0, 1000))
+def test_local_peak_labels_match_a_loop(n, seq_len, vocab, radius, seed):
+    if seq_len < 2 * radius + 1:
+        radius = 1
+    task = local_peak(n, seq_len, vocab, seed, radius=radius)
+    check_encoding(task, n, seq_len, vocab)
+    tokens = task.tokens.tolist()
+    for i in range(n):
+        for t in range(seq_len):
+            if t < radius or t >= seq_len - radius:
+                expected = IGNORE_INDEX
+            else:
+                others = tokens[i][t - radius : t] + tokens[i][t + 1 : t + radius + 1]
+                expected = int(all(tokens[i][t] > other for other in others))
+            assert task.y[i, t].item() == expected
+
+
+def test_tasks_are_seeded_locally():
+    state = torch.get_rng_state()
+    first, again = local_peak(64, 12, seed=3), local_peak(64, 12, seed=3)
+    other = local_peak(64, 12, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not torch.equal(first.tokens, other.tokens)
+    assert torch.equal(shifted_copy(8, 5, 3, 1, 2).tokens, shifted_copy(8, 5, 3, -1, 2).tokens)
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG was not used
+
+
+def test_local_peak_rate_matches_the_formula():
+    # P(peak) = sum_v (v/V)^2 / V for radius 1, which grows with V.
+    small, large = local_peak(2000, 12, vocab=3, seed=0), local_peak(2000, 12, vocab=16, seed=0)
+    for task, vocab in ((small, 3), (large, 16)):
+        labelled = task.y[task.y != IGNORE_INDEX].double()
+        expected = sum((v / vocab) ** 2 for v in range(vocab)) / vocab
+        assert abs(labelled.mean().item() - expected) < 0.02
+
+
+def test_random_lengths():
+    state = torch.get_rng_state()
+    lengths = random_lengths(500, 3, 7, seed=1)
+    assert lengths.shape == (500,) and lengths.dtype == torch.int64
+    assert set(lengths.tolist()) == {3, 4, 5, 6, 7}
+    assert torch.equal(lengths, random_lengths(500, 3, 7, seed=1))
+    assert torch.equal(random_lengths(4, 5, 5), torch.full((4,), 5))
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: shifted_copy(0, 5, 3, 1), ValueError, "n must be >= 1, got 0"),
+        (lambda: shifted_copy(2, 0, 3, 0), ValueError, "seq_len must be >= 1, got 0"),
+        (lambda: shifted_copy(2, 5, 1, 1), ValueError, "vocab must be >= 2, got 1"),
+        (lambda: shifted_copy(2, 5, 3, 5), ValueError, "seq_len=5, got shift=5"),
+        (lambda: shifted_copy(2, 5, 3, -5), ValueError, "seq_len=5, got shift=-5"),
+        (lambda: shifted_copy(2, 5, 3, 1.0), TypeError, "shift must be an int, got float"),
+        (lambda: shifted_copy(True, 5, 3, 1), TypeError, "n must be an int, got bool"),
+        (lambda: shifted_copy(2, 5, 3, 1, seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: local_peak(2, 4, radius=2), ValueError, r"seq_len must be >= 2 \* radius .* = 5"),
+        (lambda: local_peak(2, 4, radius=0), ValueError, "radius must be >= 1, got 0"),
+        (lambda: random_lengths(3, 6, 5), ValueError, "min_len=6 > max_len=5"),
+        (lambda: random_lengths(3, 0, 5), ValueError, "min_len must be >= 1, got 0"),
+        (lambda: random_lengths(3, 2, 5.0), TypeError, "max_len must be an int, got float"),
+    ],
+)
+def test_bad_inputs(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
