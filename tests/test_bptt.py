@@ -1,0 +1,235 @@
+"""Hand-written BPTT and gradient-norm measurements against autograd on PyTorch's modules."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from birnn_utils.bptt import (
+    geometric_rate,
+    hidden_state_gradient_norms,
+    rnn_bptt_gradients,
+    with_spectral_radius,
+)
+
+F64 = torch.float64
+SETTINGS = settings(max_examples=30, deadline=None)
+
+
+def _autograd_rnn(steps, batch, inputs, hidden, bias, seed):
+    """nn.RNN gradients for L = Σ_t <g_t, h_t>, plus what rnn_bptt_gradients needs."""
+    torch.manual_seed(seed)
+    rnn = nn.RNN(inputs, hidden, bias=bias).to(F64)
+    x = torch.randn(steps, batch, inputs, dtype=F64)
+    h0 = torch.randn(1, batch, hidden, dtype=F64, requires_grad=True)
+    output, _ = rnn(x, h0)  # (T, B, H)
+    grad_outputs = torch.randn_like(output)
+    (output * grad_outputs).sum().backward()
+    return rnn, x, h0, grad_outputs
+
+
+@SETTINGS
+@given(
+    steps=st.integers(1, 7), batch=st.integers(1, 4), inputs=st.integers(1, 5),
+    hidden=st.integers(1, 6), bias=st.booleans(), seed=st.integers(0, 2**16),
+)
+def test_rnn_bptt_equals_autograd(steps, batch, inputs, hidden, bias, seed):
+    rnn, x, h0, grad_outputs = _autograd_rnn(steps, batch, inputs, hidden, bias, seed)
+    got = rnn_bptt_gradients(
+        x, h0[0].detach(), rnn.weight_ih_l0, rnn.weight_hh_l0,
+        rnn.bias_ih_l0 if bias else None, rnn.bias_hh_l0 if bias else None, grad_outputs,
+    )
+    torch.testing.assert_close(got.w_ih, rnn.weight_ih_l0.grad)
+    torch.testing.assert_close(got.w_hh, rnn.weight_hh_l0.grad)
+    torch.testing.assert_close(got.h0, h0.grad[0])
+    if bias:
+        torch.testing.assert_close(got.b_ih, rnn.bias_ih_l0.grad)
+        torch.testing.assert_close(got.b_hh, rnn.bias_hh_l0.grad)
+    else:
+        assert got.b_ih is None and got.b_hh is None
+
+
+def _bptt_args():
+    rnn, x, h0, g = _autograd_rnn(3, 2, 4, 5, True, 0)
+    return dict(x=x, h0=h0[0].detach(), w_ih=rnn.weight_ih_l0.detach(),
+                w_hh=rnn.weight_hh_l0.detach(), b_ih=rnn.bias_ih_l0.detach(),
+                b_hh=rnn.bias_hh_l0.detach(), grad_outputs=g)
+
+
+@pytest.mark.parametrize(
+    "name, value, error, match",
+    [
+        ("x", torch.zeros(3, 4, dtype=F64), ValueError, r"x must have shape \(T, B, I\)"),
+        ("x", torch.zeros(0, 2, 4, dtype=F64), ValueError, "T >= 1"),
+        ("x", [[1.0]], TypeError, "x must be a Tensor, got list"),
+        ("h0", torch.zeros(3, 5, dtype=F64), ValueError, r"h0 must have shape \(B=2, H\)"),
+        ("w_ih", torch.zeros(5, 3, dtype=F64), ValueError, r"w_ih has shape \(5, 3\)"),
+        ("w_hh", torch.zeros(5, 4, dtype=F64), ValueError, r"expected \(5, 5\)"),
+        ("b_hh", torch.zeros(4, dtype=F64), ValueError, r"b_hh has shape \(4,\)"),
+        ("grad_outputs", torch.zeros(2, 2, 5, dtype=F64), ValueError, r"expected \(3, 2, 5\)"),
+        ("w_hh", torch.zeros(5, 5, dtype=torch.float32), TypeError, "expected x's dtype"),
+        ("b_ih", torch.zeros(5, dtype=torch.int64), TypeError, "floating-point"),
+    ],
+)
+def test_rnn_bptt_bad_inputs(name, value, error, match):
+    args = _bptt_args()
+    args[name] = value
+    with pytest.raises(error, match=match):
+        rnn_bptt_gradients(**args)
+
+
+def _reference_norms(module, x, grad_output):
+    """‖∂L/∂h_t‖ from the module itself: run the prefix, cut the graph at h_t, run the rest."""
+    steps = x.shape[0]
+    norms = []
+    for t in range(steps, 0, -1):
+        if t == steps:
+            norms.append(grad_output.norm())
+            continue
+        _, state = module(x[:t])
+        if isinstance(module, nn.LSTM):
+            h_t = state[0].detach().requires_grad_(True)
+            _, (h_last, _) = module(x[t:], (h_t, state[1].detach()))
+        else:
+            h_t = state.detach().requires_grad_(True)
+            _, h_last = module(x[t:], h_t)
+        (grad,) = torch.autograd.grad((h_last[0] * grad_output).sum(), h_t)
+        norms.append(grad.norm())
+    return torch.stack(norms)
+
+
+@SETTINGS
+@given(
+    kind=st.sampled_from([nn.RNN, nn.GRU, nn.LSTM]), steps=st.integers(1, 6),
+    batch=st.integers(1, 3), inputs=st.integers(1, 4), hidden=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_gradient_norms_match_module_autograd(kind, steps, batch, inputs, hidden, seed):
+    torch.manual_seed(seed)
+    module = kind(inputs, hidden).to(F64)
+    x = torch.randn(steps, batch, inputs, dtype=F64)
+    grad_output = torch.randn(batch, hidden, dtype=F64)
+    distances, norms = hidden_state_gradient_norms(module, x, grad_output=grad_output)
+    assert distances.tolist() == list(range(steps))
+    torch.testing.assert_close(norms, _reference_norms(module, x, grad_output))
+    assert all(p.grad is None for p in module.parameters())
+
+
+def test_gradient_norms_layouts_agree():
+    """batch_first, unbatched input, an explicit h0 and frozen parameters give the same norms."""
+    torch.manual_seed(1)
+    module = nn.GRU(3, 4).to(F64)
+    x = torch.randn(5, 2, 3, dtype=F64)
+    h0 = torch.randn(1, 2, 4, dtype=F64)
+    _, reference = hidden_state_gradient_norms(module, x, h0)
+    module_bf = nn.GRU(3, 4, batch_first=True).to(F64)
+    module_bf.load_state_dict(module.state_dict())
+    module_bf.requires_grad_(False)
+    _, norms_bf = hidden_state_gradient_norms(module_bf, x.transpose(0, 1), h0)
+    torch.testing.assert_close(norms_bf, reference)
+    _, single = hidden_state_gradient_norms(module, x[:, 0], h0[:, 0], torch.ones(4, dtype=F64))
+    _, single_ref = hidden_state_gradient_norms(module, x[:, :1], h0[:, :1])
+    torch.testing.assert_close(single, single_ref)
+    assert not h0.requires_grad
+
+
+def test_gradient_norms_lstm_with_state_and_projection():
+    torch.manual_seed(2)
+    module = nn.LSTM(3, 5, proj_size=2).to(F64)
+    x = torch.randn(4, 2, 3, dtype=F64)
+    state = (torch.randn(1, 2, 2, dtype=F64), torch.randn(1, 2, 5, dtype=F64))
+    _, norms = hidden_state_gradient_norms(module, x, state)
+    # Reference: the module from the same initial state, cut at h_t.
+    expected = [torch.ones(2, 2, dtype=F64).norm()]  # t = T: ∂L/∂h_T = ones
+    for t in range(3, 0, -1):
+        _, (h_t, c_t) = module(x[:t], state)
+        h_t = h_t.detach().requires_grad_(True)
+        _, (h_last, _) = module(x[t:], (h_t, c_t.detach()))
+        (grad,) = torch.autograd.grad(h_last.sum(), h_t)
+        expected.append(grad.norm())
+    torch.testing.assert_close(norms, torch.stack(expected))
+
+
+@pytest.mark.parametrize(
+    "module, x, h0, grad_output, error, match",
+    [
+        (nn.Linear(3, 4), torch.zeros(2, 3), None, None, TypeError, "nn.RNN, nn.GRU or nn.LSTM"),
+        (nn.RNN(3, 4, num_layers=2), torch.zeros(2, 1, 3), None, None, ValueError,
+         "single-layer unidirectional"),
+        (nn.GRU(3, 4, bidirectional=True), torch.zeros(2, 1, 3), None, None, ValueError,
+         "bidirectional=True"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 5), None, None, ValueError, "I=3"),
+        (nn.RNN(3, 4), torch.zeros(0, 1, 3), None, None, ValueError, "at least one time step"),
+        (nn.RNN(3, 4), [0.0], None, None, TypeError, "x must be a Tensor"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 3, dtype=F64), None, None, TypeError, "dtype"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 3), torch.zeros(1, 2, 4), None, ValueError,
+         r"expected \(1, 1, 4\)"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 3), [0.0], None, TypeError, "h0 must be a Tensor"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 3), torch.zeros(1, 1, 4, dtype=F64), None, TypeError,
+         "h0 has dtype"),
+        (nn.LSTM(3, 4), torch.zeros(2, 1, 3), torch.zeros(1, 1, 4), None, TypeError,
+         r"pair \(h0, c0\)"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 3), None, torch.zeros(4), ValueError,
+         r"grad_output must have shape \(1, 4\)"),
+    ],
+)
+def test_gradient_norms_bad_inputs(module, x, h0, grad_output, error, match):
+    with pytest.raises(error, match=match):
+        hidden_state_gradient_norms(module, x, h0, grad_output)
+
+
+@SETTINGS
+@given(size=st.integers(1, 8), radius=st.floats(0.1, 3.0), seed=st.integers(0, 2**16))
+def test_with_spectral_radius(size, radius, seed):
+    torch.manual_seed(seed)
+    matrix = torch.randn(size, size, dtype=F64)
+    before = matrix.clone()
+    scaled = with_spectral_radius(matrix, radius)
+    eigenvalues = torch.linalg.eigvals(scaled).abs()
+    assert math.isclose(eigenvalues.max().item(), radius, rel_tol=1e-9)
+    # A scalar multiple of the input: same direction, and the input is unchanged.
+    ratio = (scaled.flatten() @ matrix.flatten()) / (matrix.flatten() @ matrix.flatten())
+    torch.testing.assert_close(scaled, ratio * matrix)
+    assert torch.equal(matrix, before)
+
+
+@pytest.mark.parametrize(
+    "matrix, radius, error, match",
+    [
+        (torch.zeros(2, 3), 1.0, ValueError, "square"),
+        (torch.zeros(2, 2, dtype=torch.int64), 1.0, TypeError, "floating-point"),
+        (torch.eye(2), -1.0, ValueError, "> 0"),
+        (torch.eye(2), float("nan"), ValueError, "finite"),
+        (torch.eye(2), "1", TypeError, "number"),
+        (torch.tensor([[0.0, 1.0], [0.0, 0.0]]), 1.0, ValueError, "nilpotent"),
+    ],
+)
+def test_with_spectral_radius_bad_inputs(matrix, radius, error, match):
+    with pytest.raises(error, match=match):
+        with_spectral_radius(matrix, radius)
+
+
+@SETTINGS
+@given(rate=st.floats(0.2, 3.0), scale=st.floats(0.01, 100.0), length=st.integers(2, 30))
+def test_geometric_rate_recovers_rate(rate, scale, length):
+    distances = torch.arange(length)
+    norms = scale * torch.tensor(rate, dtype=F64) ** distances
+    assert math.isclose(geometric_rate(distances, norms), rate, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "distances, norms, match",
+    [
+        ([0], [1.0], "same length >= 2"),
+        ([0, 1], [1.0, 2.0, 3.0], "same length"),
+        ([0, 1], [1.0, 0.0], "> 0"),
+        ([0, 1], [1.0, float("inf")], "finite"),
+        ([1, 1], [1.0, 2.0], "not all be equal"),
+    ],
+)
+def test_geometric_rate_bad_inputs(distances, norms, match):
+    with pytest.raises(ValueError, match=match):
+        geometric_rate(distances, norms)

@@ -1,0 +1,29 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from birnn_utils.display import figure_text, install_figure_text  # noqa: E402
+
+
+def test_figure_text_names_the_titles():
+    fig, (left, right) = plt.subplots(1, 2)
+    fig.suptitle("Gradients")
+    left.set_title("RNN")
+    right.set_title("GRU")
+    assert figure_text(fig) == "Figure: Gradients; RNN; GRU"
+    plt.close(fig)
+
+
+def test_untitled_figure_and_bad_input():
+    fig = plt.figure()
+    assert figure_text(fig) == "Figure (untitled)"
+    plt.close(fig)
+    with pytest.raises(TypeError, match="matplotlib Figure, got Axes"):
+        figure_text(plt.axes())
+    plt.close("all")
+
+
+def test_install_is_a_no_op_outside_ipython():
+    assert install_figure_text() is False
