@@ -7,6 +7,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.package-lock.json
+CHROMIUM := /usr/bin/chromium
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
 
 # Same environment for executing, testing and building: CPU only, fixed hash seed,
@@ -36,15 +38,40 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP) build
 
-build: $(STAMP)
-	rm -rf _build/html _build/.doctrees
+# MathJax is served by the site itself (no CDN): the pinned npm package is copied to
+# _build/vendor/_static/mathjax, which _config.yml's html_extra_path puts in the site.
+build: $(STAMP) $(NPM_STAMP)
+	rm -rf _build/html _build/.doctrees _build/vendor
+	mkdir -p _build/vendor/_static
+	cp -R node_modules/mathjax/es5 _build/vendor/_static/mathjax
+	cp node_modules/mathjax/LICENSE _build/vendor/_static/mathjax/LICENSE
 	$(BIN)/python tools/timed.py "book build" -- $(BIN)/jupyter-book build . --warningiserror --keep-going
+
+# Pinned JavaScript packages (package-lock.json): MathJax for the site, axe-core for the
+# browser tests. npm ci reinstalls them whenever package.json or the lock file changes.
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+# The browser tests drive Debian's Chromium (never a downloaded build). Installed here
+# when missing and running as root; under CI=true a missing browser fails the run.
+.PHONY: chromium browser
+chromium:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$${CI:-}" = true ]; then echo "error: $(CHROMIUM) missing (apt-get install chromium)" >&2; exit 1; fi; \
+	  echo "warning: $(CHROMIUM) missing: the browser tests will be skipped" >&2; fi
+
+browser: $(STAMP) $(NPM_STAMP) chromium
+	@test -f _build/html/index.html || $(MAKE) build
+	$(BIN)/python tools/timed.py "browser tests" -- $(BIN)/python -m pytest tests/browser -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q --cov=birnn_utils --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest tests --ignore=tests/browser -q --cov=birnn_utils --cov-report=term-missing:skip-covered
 
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadscope -p no:cacheprovider
@@ -55,7 +82,7 @@ nbval: $(STAMP)
 	  $(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL_ARGS) -p tools.nbval_timing -q
 	$(BIN)/python tools/nbval_floor.py _build/nbval_timing.json $(NBVAL_ARGS)
 
-test: $(STAMP) lint unit nbval build
+test: $(STAMP) lint unit nbval build browser
 
 execute: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py $(or $(NB),$(NOTEBOOKS))
