@@ -2,7 +2,8 @@
 
 nbval silently skips any cell whose ``execution_count`` is null, so a notebook saved
 without outputs would "pass". ``problems(nb)`` lists everything that would make nbval's
-check hollow or the stored outputs wrong; the tests require it to be empty.
+check hollow or the stored outputs wrong (and figures without alt text, which the site
+would show to screen readers as a file name); the tests require it to be empty.
 """
 
 import re
@@ -24,6 +25,9 @@ def problems(nb: dict) -> list[str]:
         else:
             counts.append(count)
         for output in cell.get("outputs", []):
+            alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
+            if "image/png" in output.get("data", {}) and not alt.strip():
+                found.append(f"{where} shows a figure without alt text (metadata mystnb.image.alt)")
             if output["output_type"] == "error":
                 found.append(f"{where} stores an error output ({output.get('ename')})")
             texts = [output.get("text", "")]

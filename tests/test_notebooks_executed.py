@@ -69,3 +69,16 @@ def test_guard_catches_figure_repr(text):
          "execution_count": cell["execution_count"]}
     ]
     assert any("matplotlib repr" in p for p in problems(nb))
+
+
+def test_guard_catches_figure_without_alt_text():
+    nb = _first_notebook()
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    cell["outputs"] = cell["outputs"] + [
+        {"output_type": "display_data", "data": {"image/png": "iVBORw0K", "text/plain": "Figure"},
+         "metadata": {}}
+    ]
+    cell["metadata"].pop("mystnb", None)
+    assert any("without alt text" in p for p in problems(nb))
+    cell["metadata"]["mystnb"] = {"image": {"alt": "A plot of the loss per epoch."}}
+    assert not any("without alt text" in p for p in problems(nb))
