@@ -23,6 +23,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 help:
 	@echo "make book     create .venv, install pinned deps, build the site into _build/html"
 	@echo "make test     everything CI checks: lint, unit tests, nbval, build, browser tests"
+	@echo "make browser  open every built page in Chromium: errors, links, MathJax, axe-core"
 	@echo "make execute  re-run every notebook in place (NB=path for just one)"
 	@echo "make bench    benchmark the from-scratch BiGRUs against nn.GRU"
 	@echo "make serve    serve the built book on http://127.0.0.1:8000"
