@@ -72,7 +72,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/browser -q --cov=birnn_utils --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest tests --ignore=tests/browser -q -n 2 --dist loadscope \
+	  --cov=birnn_utils --cov-report=term-missing:skip-covered --cov-fail-under=90
 
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
   --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadscope -p no:cacheprovider

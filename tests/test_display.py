@@ -27,3 +27,19 @@ def test_untitled_figure_and_bad_input():
 
 def test_install_is_a_no_op_outside_ipython():
     assert install_figure_text() is False
+
+
+def test_install_in_ipython_replaces_the_figure_repr(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    try:
+        assert install_figure_text() is True
+        fig, ax = plt.subplots()
+        ax.set_title("Loss")
+        data, _ = shell.display_formatter.format(fig)
+        assert data["text/plain"] == "Figure: Loss"
+        plt.close(fig)
+    finally:
+        InteractiveShell.clear_instance()
