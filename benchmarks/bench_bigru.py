@@ -1,0 +1,237 @@
+"""`make bench`: from-scratch bidirectional GRUs against nn.GRU, forward and forward+backward.
+
+Implementations (same weights, single-layer BiGRU, float32, CPU, 2 threads):
+- ``naive``: ``birnn_utils.recurrent.scratch_forward`` -- the scratch cells, autograd per op;
+- ``fast``: ``birnn_utils.fast.FastBiGRU`` -- hand-written BPTT in one autograd.Function;
+- ``nn.GRU``: PyTorch's own module (the reference, ratio 1).
+Plus an ablation at the main size: what each group of techniques buys, from the plainest
+hand-written BPTT (``LoopBiGRU``) to ``FastBiGRU``.
+
+Timings use ``torch.utils.benchmark.Timer`` with ``num_threads`` set (it defaults to 1).
+The implementations are interleaved within each repetition and every ratio is the median of
+per-repetition ratios, so a slow phase of a shared machine hits all of them alike.
+Prints a table, writes ``_build/bench.json``; the last line is
+``scratch_vs_nn_gru_ratio=X.XX``: fast / nn.GRU, forward+backward, T=100, B=32, I=16, H=64.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.benchmark import Timer
+
+from birnn_utils.fast import (
+    BiGRULayerFunction,
+    BulkLoopBiGRU,
+    FastBiGRU,
+    LoopBiGRU,
+    bigru_matmul_flops,
+    time_interleaved,
+)
+from birnn_utils.recurrent import scratch_forward
+
+THREADS = 2
+INPUT = 16
+MAIN = {"T": 100, "B": 32, "I": INPUT, "H": 64}
+GRID = [{"T": t, "B": b, "I": INPUT, "H": h} for t in (50, 200) for b in (1, 32) for h in (32, 128)]
+BUILD = Path(__file__).resolve().parent.parent / "_build"
+
+
+def matmul_peak_gflops(reps):
+    """Measured float32 GEMM throughput (2048 x 2048) at THREADS threads, GFLOP/s."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    timer = Timer("a @ b", globals={"a": a, "b": b}, num_threads=THREADS)
+    best = min(timer.timeit(1).mean for _ in range(reps + 1))
+    return 2 * 2048**3 / best / 1e9
+
+
+def make_models(size, seed=0):
+    torch.manual_seed(seed)
+    gru = nn.GRU(size["I"], size["H"], bidirectional=True)
+    return gru, {"nn.GRU": gru, "fast": FastBiGRU.from_gru(gru)}
+
+
+def step_function(run, model, x, backward):
+    """A zero-argument callable: one forward (no grad), or one forward+backward."""
+    if backward:
+
+        def step():
+            output, h_n = run(model, x)
+            (output.sum() + h_n.sum()).backward()
+            model.zero_grad(set_to_none=True)
+
+    else:
+
+        def step():
+            with torch.no_grad():
+                run(model, x)
+
+    return step
+
+
+def call_module(model, x):
+    return model(x)
+
+
+def call_naive(model, x):
+    return scratch_forward(model, x)
+
+
+def interleaved(steps, reps):
+    return time_interleaved(steps, reps, threads=THREADS)
+
+
+def bench_size(size, reps, with_naive=True):
+    """Rows (one per implementation and mode) for one size."""
+    gru, models = make_models(size)
+    runs = {name: (call_module, model) for name, model in models.items()}
+    if with_naive:
+        runs["naive"] = (call_naive, gru)
+    x = torch.randn(size["T"], size["B"], size["I"])
+    rows = []
+    for backward in (False, True):
+        steps = {name: step_function(run, m, x, backward) for name, (run, m) in runs.items()}
+        times, ratios = interleaved(steps, reps)
+        flops = bigru_matmul_flops(size["T"], size["B"], size["I"], size["H"], backward)
+        for name in steps:
+            rows.append(
+                {
+                    **size,
+                    "mode": "fwd+bwd" if backward else "fwd",
+                    "impl": name,
+                    "ms": 1e3 * times[name],
+                    "ratio_vs_nn_gru": ratios[name],
+                    "gflops": flops / times[name] / 1e9,
+                }
+            )
+    return rows
+
+
+def ablation(reps):
+    """What each group of techniques buys, at the main size, forward+backward."""
+    gru, _ = make_models(MAIN)
+    x = torch.randn(MAIN["T"], MAIN["B"], MAIN["I"])
+    ladder = {
+        "nn.GRU": (call_module, gru),
+        "naive autograd (scratch_forward)": (call_naive, gru),
+        "hand BPTT, step by step (LoopBiGRU)": (call_module, LoopBiGRU.from_gru(gru)),
+        "+ one-GEMM projection & weight grads (BulkLoopBiGRU)": (
+            call_module,
+            BulkLoopBiGRU.from_gru(gru),
+        ),
+        "+ both directions per bmm, bulk gate factors, buffers (FastBiGRU)": (
+            call_module,
+            FastBiGRU.from_gru(gru),
+        ),
+    }
+    steps = {name: step_function(run, m, x, True) for name, (run, m) in ladder.items()}
+    fast_step = steps[list(ladder)[-1]]
+
+    def without_zero_fill():  # the trap: buffers first touched inside the time loop
+        BiGRULayerFunction.zero_fill = False
+        try:
+            fast_step()
+        finally:
+            BiGRULayerFunction.zero_fill = True
+
+    steps["FastBiGRU without the bulk zero-fill of its buffers"] = without_zero_fill
+    times, ratios = interleaved(steps, reps)
+    return [{"version": k, "ms": 1e3 * times[k], "ratio_vs_nn_gru": ratios[k]} for k in steps]
+
+
+def cuda_comparison(reps):
+    """On a GPU: FastBiGRU (same code on CUDA tensors) against cuDNN's nn.GRU, fwd+bwd."""
+    if not torch.cuda.is_available():
+        return None
+    torch.manual_seed(0)
+    gru = nn.GRU(MAIN["I"], MAIN["H"], bidirectional=True).cuda()
+    fast = FastBiGRU.from_gru(gru)
+    x = torch.randn(MAIN["T"], MAIN["B"], MAIN["I"], device="cuda")
+
+    def synced(model):
+        step = step_function(call_module, model, x, True)
+
+        def run():
+            step()
+            torch.cuda.synchronize()
+
+        return run
+
+    times, ratios = interleaved({"cuDNN nn.GRU": synced(gru), "fast": synced(fast)}, reps)
+    return {"device": torch.cuda.get_device_name(), "ms": times, "ratio_fast_vs_cudnn": ratios}
+
+
+def print_table(rows, peak):
+    head = f"{'T':>4} {'B':>3} {'H':>4} {'mode':<8} {'impl':<7} {'ms':>9} {'ratio':>6}"
+    print(head + f" {'GFLOP/s':>8} {'of peak':>8}")
+    for row in rows:
+        print(
+            f"{row['T']:>4} {row['B']:>3} {row['H']:>4} {row['mode']:<8} {row['impl']:<7} "
+            f"{row['ms']:>9.3f} {row['ratio_vs_nn_gru']:>6.2f} {row['gflops']:>8.2f} "
+            f"{row['gflops'] / peak:>8.1%}"
+        )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repetitions, main size only")
+    args = parser.parse_args(argv)
+    reps = 3 if args.quick else 7
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+
+    peak = matmul_peak_gflops(reps=2 if args.quick else 4)
+    print(f"torch {torch.__version__}, {THREADS} threads, float32")
+    print(f"measured matmul peak (2048x2048 sgemm): {peak:.1f} GFLOP/s")
+    print("ratio = median over repetitions of (time / nn.GRU's time in the same repetition)\n")
+
+    main_rows = bench_size(MAIN, reps=3 * reps)
+    grid_rows = [] if args.quick else [row for size in GRID for row in bench_size(size, reps)]
+    print_table(main_rows + grid_rows, peak)
+
+    ablation_rows = ablation(reps=3 * reps)
+    print("\nAblation, main size, forward+backward (down to FastBiGRU each row adds techniques;")
+    print("the last row takes one away):")
+    for row in ablation_rows:
+        print(f"  {row['version']:<68} {row['ms']:>8.3f} ms  {row['ratio_vs_nn_gru']:>5.2f}")
+
+    cuda = cuda_comparison(reps)
+    if cuda is not None:
+        ratio_gpu = cuda["ratio_fast_vs_cudnn"]["fast"]
+        print(f"\nGPU {cuda['device']}: fast / cuDNN nn.GRU, fwd+bwd = {ratio_gpu:.2f}")
+
+    def pick(rows, impl, mode):
+        return next(r for r in rows if r["impl"] == impl and r["mode"] == mode)
+
+    ratio = pick(main_rows, "fast", "fwd+bwd")["ratio_vs_nn_gru"]
+    slower = [
+        f"T={r['T']} B={r['B']} H={r['H']} {r['mode']}: {r['ratio_vs_nn_gru']:.2f}"
+        for r in grid_rows
+        if r["impl"] == "fast" and r["ratio_vs_nn_gru"] >= 1
+    ]
+    if grid_rows:
+        print("\nfast slower than nn.GRU at: " + ("; ".join(slower) if slower else "no grid size"))
+
+    BUILD.mkdir(exist_ok=True)
+    result = {
+        "torch": torch.__version__,
+        "threads": THREADS,
+        "quick": args.quick,
+        "matmul_peak_gflops": peak,
+        "main_size": MAIN,
+        "rows": [{**r, "peak_fraction": r["gflops"] / peak} for r in main_rows + grid_rows],
+        "ablation": ablation_rows,
+        "cuda": cuda,
+        "scratch_vs_nn_gru_ratio": ratio,
+    }
+    (BUILD / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {BUILD / 'bench.json'}")
+    print(f"scratch_vs_nn_gru_ratio={ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
