@@ -111,9 +111,9 @@ def reverse_direction(module, layer: int = 0, share: bool = True):
     is not part of it: compare in ``eval()`` mode or with ``dropout=0``.
 
     On CUDA with cuDNN, shared parameters stay views into the bidirectional module's own
-    flat weight buffer, so cuDNN reports that the weights are not one contiguous chunk and
-    compacts them at each call; prefer ``share=False`` for speed there. (The book runs on
-    CPU, where no flat buffer exists and no warning is emitted.)
+    flat weight buffer, which cuDNN may report as "not part of single contiguous chunk of
+    memory" and compact at each call; prefer ``share=False`` for speed there. (Untested:
+    the book runs on CPU, where no flat buffer exists and no warning is emitted.)
     """
     _base_class(module)
     if not module.bidirectional:
