@@ -180,7 +180,10 @@ def hidden_state_gradient_norms(
         grad = seq.new_ones(batch, h_size)
     else:
         expected = (h_size,) if unbatched else (batch, h_size)
-        if not isinstance(grad_output, Tensor) or tuple(grad_output.shape) != expected:
+        if not isinstance(grad_output, Tensor):
+            raise TypeError(f"grad_output must be a Tensor shaped like h_T {expected}, got "
+                            f"{type(grad_output).__name__}")
+        if tuple(grad_output.shape) != expected:
             raise ValueError(f"grad_output must have shape {expected} (like h_T), got "
                              f"{_shape(grad_output)}")
         grad = grad_output.detach().reshape(batch, h_size).to(seq.dtype)
@@ -209,7 +212,8 @@ def with_spectral_radius(matrix: Tensor, radius: float) -> Tensor:
     eigenvalue by it.
     """
     if not isinstance(matrix, Tensor) or not matrix.is_floating_point():
-        raise TypeError(f"matrix must be a floating-point Tensor, got {_shape(matrix)}")
+        got = f"dtype {matrix.dtype}" if isinstance(matrix, Tensor) else type(matrix).__name__
+        raise TypeError(f"matrix must be a floating-point Tensor, got {got}")
     if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
         raise ValueError(f"matrix must be square (H, H) with H >= 1, got {_shape(matrix)}")
     if isinstance(radius, bool) or not isinstance(radius, int | float):
@@ -234,7 +238,8 @@ def geometric_rate(distances, norms) -> float:
         raise ValueError(f"distances and norms must be 1-D of the same length >= 2, got "
                          f"shapes {tuple(xs.shape)} and {tuple(ys.shape)}")
     if not bool((ys > 0).all()) or not bool(torch.isfinite(ys).all()):
-        raise ValueError("norms must be finite and > 0 to fit a geometric rate")
+        raise ValueError(f"norms must be finite and > 0 to fit a geometric rate, got min "
+                         f"{ys.min().item():g} and {int((~torch.isfinite(ys)).sum())} non-finite")
     if bool((xs == xs[0]).all()):
         raise ValueError("distances must not all be equal")
     xc, logc = xs - xs.mean(), ys.log() - ys.log().mean()

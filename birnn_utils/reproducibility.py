@@ -18,7 +18,9 @@ def make_deterministic(seed: int = 0, threads: int = 1) -> None:
     """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+    if not isinstance(threads, int) or isinstance(threads, bool):
+        raise TypeError(f"threads must be an int, got {type(threads).__name__}")
+    if threads < 1:
         raise ValueError(f"threads must be a positive int, got {threads!r}")
     random.seed(seed)
     np.random.seed(seed)

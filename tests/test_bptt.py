@@ -62,16 +62,18 @@ def _bptt_args():
 @pytest.mark.parametrize(
     "name, value, error, match",
     [
-        ("x", torch.zeros(3, 4, dtype=F64), ValueError, r"x must have shape \(T, B, I\)"),
-        ("x", torch.zeros(0, 2, 4, dtype=F64), ValueError, "T >= 1"),
+        ("x", torch.zeros(3, 4, dtype=F64), ValueError, r"\(T, B, I\) with T >= 1, got \(3, 4\)"),
+        ("x", torch.zeros(0, 2, 4, dtype=F64), ValueError, r"T >= 1, got \(0, 2, 4\)"),
         ("x", [[1.0]], TypeError, "x must be a Tensor, got list"),
-        ("h0", torch.zeros(3, 5, dtype=F64), ValueError, r"h0 must have shape \(B=2, H\)"),
+        ("h0", torch.zeros(3, 5, dtype=F64), ValueError, r"\(B=2, H\), got \(3, 5\)"),
         ("w_ih", torch.zeros(5, 3, dtype=F64), ValueError, r"w_ih has shape \(5, 3\)"),
         ("w_hh", torch.zeros(5, 4, dtype=F64), ValueError, r"expected \(5, 5\)"),
         ("b_hh", torch.zeros(4, dtype=F64), ValueError, r"b_hh has shape \(4,\)"),
         ("grad_outputs", torch.zeros(2, 2, 5, dtype=F64), ValueError, r"expected \(3, 2, 5\)"),
-        ("w_hh", torch.zeros(5, 5, dtype=torch.float32), TypeError, "expected x's dtype"),
-        ("b_ih", torch.zeros(5, dtype=torch.int64), TypeError, "floating-point"),
+        ("w_hh", torch.zeros(5, 5, dtype=torch.float32), TypeError,
+         "w_hh has dtype torch.float32, expected x's dtype torch.float64"),
+        ("b_ih", torch.zeros(5, dtype=torch.int64), TypeError,
+         "b_ih must be a floating-point tensor, got torch.int64"),
     ],
 )
 def test_rnn_bptt_bad_inputs(name, value, error, match):
@@ -161,10 +163,11 @@ def test_gradient_norms_lstm_with_state_and_projection():
          "single-layer unidirectional"),
         (nn.GRU(3, 4, bidirectional=True), torch.zeros(2, 1, 3), None, None, ValueError,
          "bidirectional=True"),
-        (nn.RNN(3, 4), torch.zeros(2, 1, 5), None, None, ValueError, "I=3"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 5), None, None, ValueError, r"I=3, got \(2, 1, 5\)"),
         (nn.RNN(3, 4), torch.zeros(0, 1, 3), None, None, ValueError, "at least one time step"),
         (nn.RNN(3, 4), [0.0], None, None, TypeError, "x must be a Tensor"),
-        (nn.RNN(3, 4), torch.zeros(2, 1, 3, dtype=F64), None, None, TypeError, "dtype"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 3, dtype=F64), None, None, TypeError,
+         "x has dtype torch.float64, expected the module's torch.float32"),
         (nn.RNN(3, 4), torch.zeros(2, 1, 3), torch.zeros(1, 2, 4), None, ValueError,
          r"expected \(1, 1, 4\)"),
         (nn.RNN(3, 4), torch.zeros(2, 1, 3), [0.0], None, TypeError, "h0 must be a Tensor"),
@@ -174,6 +177,8 @@ def test_gradient_norms_lstm_with_state_and_projection():
          r"pair \(h0, c0\)"),
         (nn.RNN(3, 4), torch.zeros(2, 1, 3), None, torch.zeros(4), ValueError,
          r"grad_output must have shape \(1, 4\)"),
+        (nn.RNN(3, 4), torch.zeros(2, 1, 3), None, [1.0] * 4, TypeError,
+         r"grad_output must be a Tensor shaped like h_T \(1, 4\), got list"),
     ],
 )
 def test_gradient_norms_bad_inputs(module, x, h0, grad_output, error, match):
@@ -199,11 +204,13 @@ def test_with_spectral_radius(size, radius, seed):
 @pytest.mark.parametrize(
     "matrix, radius, error, match",
     [
-        (torch.zeros(2, 3), 1.0, ValueError, "square"),
-        (torch.zeros(2, 2, dtype=torch.int64), 1.0, TypeError, "floating-point"),
-        (torch.eye(2), -1.0, ValueError, "> 0"),
-        (torch.eye(2), float("nan"), ValueError, "finite"),
-        (torch.eye(2), "1", TypeError, "number"),
+        (torch.zeros(2, 3), 1.0, ValueError, r"square \(H, H\) with H >= 1, got \(2, 3\)"),
+        (torch.zeros(2, 2, dtype=torch.int64), 1.0, TypeError,
+         "floating-point Tensor, got dtype torch.int64"),
+        ([[1.0]], 1.0, TypeError, "floating-point Tensor, got list"),
+        (torch.eye(2), -1.0, ValueError, "finite number > 0, got -1.0"),
+        (torch.eye(2), float("nan"), ValueError, "finite number > 0, got nan"),
+        (torch.eye(2), "1", TypeError, "radius must be a number, got str"),
         (torch.tensor([[0.0, 1.0], [0.0, 0.0]]), 1.0, ValueError, "nilpotent"),
     ],
 )
@@ -225,8 +232,8 @@ def test_geometric_rate_recovers_rate(rate, scale, length):
     [
         ([0], [1.0], "same length >= 2"),
         ([0, 1], [1.0, 2.0, 3.0], "same length"),
-        ([0, 1], [1.0, 0.0], "> 0"),
-        ([0, 1], [1.0, float("inf")], "finite"),
+        ([0, 1], [1.0, 0.0], "> 0 to fit a geometric rate, got min 0 and 0 non-finite"),
+        ([0, 1], [1.0, float("inf")], "got min 1 and 1 non-finite"),
         ([1, 1], [1.0, 2.0], "not all be equal"),
     ],
 )

@@ -70,7 +70,7 @@ def test_local_peak_rate_matches_the_formula():
         assert abs(labelled.mean().item() - expected) < 0.02
 
 
-def test_random_lengths():
+def test_random_lengths_cover_min_to_max_and_use_a_local_seed():
     state = torch.get_rng_state()
     lengths = random_lengths(500, 3, 7, seed=1)
     assert lengths.shape == (500,) and lengths.dtype == torch.int64

@@ -1,3 +1,5 @@
+"""figure_text and its IPython hook: a figure's text form is its titles, never a repr."""
+
 import matplotlib
 
 matplotlib.use("Agg")

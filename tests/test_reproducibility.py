@@ -1,3 +1,5 @@
+"""make_deterministic: same seed, same numbers; bad arguments refused before any change."""
+
 import pytest
 import torch
 
@@ -25,14 +27,18 @@ def test_same_seed_same_numbers_and_settings():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
+    ("kwargs", "error", "match"),
     [
-        ({"seed": 1.5}, TypeError),
-        ({"seed": True}, TypeError),
-        ({"threads": 0}, ValueError),
-        ({"threads": "2"}, ValueError),
+        ({"seed": 1.5}, TypeError, "seed must be an int, got float"),
+        ({"seed": True}, TypeError, "seed must be an int, got bool"),
+        ({"threads": 0}, ValueError, "threads must be a positive int, got 0"),
+        ({"threads": "2"}, TypeError, "threads must be an int, got str"),
     ],
 )
-def test_bad_arguments(kwargs, error):
-    with pytest.raises(error, match="seed|threads"):
+def test_bad_arguments_change_nothing(kwargs, error, match):
+    threads = torch.get_num_threads()
+    state = torch.get_rng_state()
+    with pytest.raises(error, match=match):
         make_deterministic(**kwargs)
+    assert torch.get_num_threads() == threads
+    assert torch.equal(torch.get_rng_state(), state)

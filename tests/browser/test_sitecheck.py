@@ -1,10 +1,12 @@
 """The page checks themselves catch what they look for: a small hand-made site, one page
-with every defect the browser tests hunt for and one clean page, visited in Chromium."""
+with every defect the browser tests hunt for, one clean page, a page of real MathJax with a
+TeX error, and two redirect stubs (one to a missing page), visited in Chromium."""
 
 from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 import sitecheck
@@ -32,10 +34,26 @@ BAD = """<!doctype html><html lang="en"><head><title>Bad</title>
 <a href="other.html#nowhere">a</a> <a href="gone.html">b</a> <a href="#here">c</a>
 <p id="here">here</p></main></body></html>"""
 
+# Like pydata-sphinx-theme, the page takes its colour mode from localStorage before painting.
 GOOD = """<!doctype html><html lang="en">
-<head><title>Other</title><link rel="icon" href="data:,"></head>
+<head><title>Other</title><link rel="icon" href="data:,">
+<script>document.documentElement.dataset.theme = localStorage.getItem("mode") || "light";</script>
+</head>
 <body><main><h1 id="top">Other</h1><img src="dot.png" alt="A red square">
 <a href="bad.html#here">back</a> <a href="other.html#top">top</a></main></body></html>"""
+
+
+# The book's own MathJax (the pinned npm package), loaded as the built pages load it.
+MATHJAX = Path(sitecheck.ROOT / "node_modules" / "mathjax" / "es5")
+MATH = """<!doctype html><html lang="en"><head><title>Math</title><link rel="icon" href="data:,">
+<script>MathJax = {"options": {"processHtmlClass": "math"}}</script>
+<script defer src="_static/mathjax/tex-mml-chtml.js"></script></head>
+<body><main><h1>Math</h1><p><span class="math">\\(x^2\\)</span> and
+<span class="math">\\(\\frac{1}\\)</span></p></main></body></html>"""
+
+# A one-second delay: the visitor must wait for the redirect, not just for the first load.
+STUB = """<!doctype html><html lang="en"><head><title>Moved</title>
+<meta http-equiv="refresh" content="1; url={target}"></head><body></body></html>"""
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +62,11 @@ def toy_site(tmp_path_factory, browser):
     (site / "bad.html").write_text(BAD, encoding="utf8")
     (site / "other.html").write_text(GOOD, encoding="utf8")
     (site / "dot.png").write_bytes(_png(4, 3))
+    (site / "math.html").write_text(MATH, encoding="utf8")
+    (site / "_static").mkdir()
+    (site / "_static" / "mathjax").symlink_to(MATHJAX, target_is_directory=True)
+    for name, target in (("stub.html", "other.html"), ("broken_stub.html", "gone.html")):
+        (site / name).write_text(STUB.format(target=target), encoding="utf8")
     with sitecheck.serve(site) as url:
         visitor = sitecheck.Visitor(browser, url, site=site, screenshots=site / "shots")
         yield site, url, visitor
@@ -80,3 +103,32 @@ def test_checks_pass_a_clean_page(toy_site):
     assert sitecheck.broken_internal_links(site, url, report.links, report.ids, "other.html") == []
     assert report.violations == []
     assert report.screenshot is not None and report.screenshot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_math_check_sees_tex_errors_of_real_mathjax(toy_site):
+    _, _, visitor = toy_site
+    assert (MATHJAX / "tex-mml-chtml.js").is_file(), "run `npm ci` for the pinned MathJax"
+    report = visitor.visit("math.html")
+    assert report.page_errors == report.console_errors == report.failed_requests == []
+    assert report.math["sources"] == 2
+    assert report.math["unrendered"] == [] and report.math["raw"] == []
+    # \frac with one argument: MathJax typesets an error box instead of the formula.
+    assert len(report.math["errors"]) == 1 and "\\frac" in report.math["errors"][0]
+
+
+def test_colour_mode_reaches_the_page(toy_site):
+    _, _, visitor = toy_site
+    assert visitor.visit("other.html", "dark").theme == "dark"
+    assert visitor.visit("other.html", "light").theme == "light"
+
+
+def test_redirect_stubs_are_followed(toy_site):
+    site, url, visitor = toy_site
+    assert sitecheck.redirect_target(site, "stub.html") == "other.html"
+    assert sitecheck.redirect_target(site, "other.html") is None
+    report = visitor.visit("stub.html")
+    assert report.final_url == url + "other.html"
+    assert report.failed_requests == []
+    broken = visitor.visit("broken_stub.html")
+    assert broken.final_url == url + "gone.html"
+    assert f"{url}gone.html 404" in broken.failed_requests
