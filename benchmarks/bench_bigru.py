@@ -23,14 +23,8 @@ import torch
 from torch import nn
 from torch.utils.benchmark import Timer
 
-from birnn_utils.fast import (
-    BiGRULayerFunction,
-    BulkLoopBiGRU,
-    FastBiGRU,
-    LoopBiGRU,
-    bigru_matmul_flops,
-    time_interleaved,
-)
+from birnn_utils.benchmarking import bigru_matmul_flops, time_interleaved
+from birnn_utils.fast import BiGRULayerFunction, BulkLoopBiGRU, FastBiGRU, LoopBiGRU
 from birnn_utils.recurrent import scratch_forward
 
 THREADS = 2

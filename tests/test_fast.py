@@ -1,6 +1,5 @@
 """FastBiGRU against nn.GRU and autograd: values, every gradient, gradcheck, bad inputs."""
 
-import time
 
 import pytest
 import torch
@@ -14,8 +13,6 @@ from birnn_utils.fast import (
     BulkLoopBiGRU,
     FastBiGRU,
     LoopBiGRU,
-    bigru_matmul_flops,
-    time_interleaved,
 )
 
 # float32 tolerance against nn.GRU. Both compute the same math, but in a different order:
@@ -201,33 +198,6 @@ def test_bad_inputs_raise_and_change_nothing():
     # nothing was modified by the rejected calls
     torch.testing.assert_close(fast.weight_ih_l0, gru.weight_ih_l0)
     assert all(p.grad is None for p in fast.parameters())
-
-
-def test_matmul_flops_counts_the_two_products():
-    # count the multiply-adds of x W_ih^T and h W_hh^T directly, for T=3, B=2, I=5, H=4
-    per_step = 2 * (2 * 5 * 12) + 2 * (2 * 4 * 12)  # 2 FLOPs per multiply-add, (B, 3H) outputs
-    assert bigru_matmul_flops(3, 2, 5, 4) == 2 * 3 * per_step
-    assert bigru_matmul_flops(3, 2, 5, 4, backward=True) == 3 * 2 * 3 * per_step
-
-
-def test_time_interleaved_ratios():
-    calls = []
-
-    def fast_fn():
-        calls.append("fast")
-
-    def slow_fn():
-        time.sleep(0.002)
-
-    times, ratios = time_interleaved({"fast": fast_fn, "slow": slow_fn}, reps=2, threads=1)
-    assert ratios["fast"] == 1.0  # the first callable is the reference
-    assert ratios["slow"] > 10  # 2 ms against a list append
-    assert times["slow"] >= 0.002 > times["fast"] > 0
-    assert calls  # really called
-    with pytest.raises(TypeError, match="callables"):
-        time_interleaved({"x": 1}, reps=2, threads=1)
-    with pytest.raises(ValueError, match="reps must be a positive int, got 0"):
-        time_interleaved({"fast": fast_fn}, reps=0, threads=1)
 
 
 def test_without_bulk_zero_fill_same_result(monkeypatch):
