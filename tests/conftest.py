@@ -1,4 +1,5 @@
-"""Shared test settings: a modest hypothesis profile, no per-example deadline, one thread.
+"""Shared test settings: one hypothesis profile for every property test (30 examples, no
+per-example deadline; a test may set its own max_examples with @settings), and one thread.
 
 The book's models are tiny: one intra-op thread is faster than several on a shared CPU
 and matches what ``make_deterministic()`` sets in the notebooks.

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
@@ -16,7 +16,6 @@ from birnn_utils.bptt import (
 )
 
 F64 = torch.float64
-SETTINGS = settings(max_examples=30, deadline=None)
 
 
 def _autograd_rnn(steps, batch, inputs, hidden, bias, seed):
@@ -31,7 +30,6 @@ def _autograd_rnn(steps, batch, inputs, hidden, bias, seed):
     return rnn, x, h0, grad_outputs
 
 
-@SETTINGS
 @given(
     steps=st.integers(1, 7), batch=st.integers(1, 4), inputs=st.integers(1, 5),
     hidden=st.integers(1, 6), bias=st.booleans(), seed=st.integers(0, 2**16),
@@ -103,7 +101,6 @@ def _reference_norms(module, x, grad_output):
     return torch.stack(norms)
 
 
-@SETTINGS
 @given(
     kind=st.sampled_from([nn.RNN, nn.GRU, nn.LSTM]), steps=st.integers(1, 6),
     batch=st.integers(1, 3), inputs=st.integers(1, 4), hidden=st.integers(1, 5),
@@ -186,7 +183,6 @@ def test_gradient_norms_bad_inputs(module, x, h0, grad_output, error, match):
         hidden_state_gradient_norms(module, x, h0, grad_output)
 
 
-@SETTINGS
 @given(size=st.integers(1, 8), radius=st.floats(0.1, 3.0), seed=st.integers(0, 2**16))
 def test_with_spectral_radius(size, radius, seed):
     torch.manual_seed(seed)
@@ -219,7 +215,6 @@ def test_with_spectral_radius_bad_inputs(matrix, radius, error, match):
         with_spectral_radius(matrix, radius)
 
 
-@SETTINGS
 @given(rate=st.floats(0.2, 3.0), scale=st.floats(0.01, 100.0), length=st.integers(2, 30))
 def test_geometric_rate_recovers_rate(rate, scale, length):
     distances = torch.arange(length)

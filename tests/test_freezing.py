@@ -154,7 +154,7 @@ def models_with_flags(draw):
     return model
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(model=models_with_flags(), choice=st.sampled_from(PATTERNS))
 def test_freeze_changes_exactly_the_matching_trainable_names(model, choice):
     pattern, matches = choice
@@ -174,7 +174,7 @@ def test_freeze_changes_exactly_the_matching_trainable_names(model, choice):
     assert flags(model) == before
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(num_layers=st.integers(1, 3), choice=st.sampled_from(PATTERNS))
 def test_freeze_then_unfreeze_same_pattern_restores_all_trainable(num_layers, choice):
     pattern, matches = choice
@@ -192,7 +192,7 @@ def test_freeze_then_unfreeze_same_pattern_restores_all_trainable(num_layers, ch
     assert all(flags(model).values())
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(model=models_with_flags(), seed=st.integers(0, 2**16))
 def test_training_step_leaves_frozen_bit_identical_and_moves_trainable(model, seed):
     frozen = trainable_parameters(model).frozen_names

@@ -43,7 +43,7 @@ def _box_bounds(ax, gid):
     return [p.get_bbox() for p in ax.patches if p.get_gid() == gid]
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=12)
 @given(steps=st.integers(1, 12))
 def test_rnn_diagram_counts(steps):
     ax = draw_unrolled_rnn(steps)
@@ -63,7 +63,7 @@ def test_rnn_diagram_counts(steps):
         assert x1 > x0
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=12)
 @given(steps=st.integers(1, 12))
 def test_birnn_diagram_counts_and_directions(steps):
     ax = draw_unrolled_birnn(steps)
@@ -142,7 +142,7 @@ def test_plot_history_bad_inputs(histories, metric, error, match):
     assert plt.get_fignums() == []  # nothing drawn when the input is refused
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(values=st.lists(st.floats(1e-6, 1e6), min_size=1, max_size=20),
        log=st.booleans())
 def test_plot_grad_norms_lines_equal_data(values, log):

@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 from torch.testing import assert_close
@@ -17,7 +17,6 @@ from birnn_utils.reverse import (
 )
 
 DT = torch.float64
-PROPERTY = settings(max_examples=30, deadline=None)
 KINDS = ["rnn_tanh", "rnn_relu", "gru", "lstm", "lstm_proj"]
 
 
@@ -95,7 +94,6 @@ def time_flip(t, batch_first):
     return t.flip(1 if batch_first else 0)
 
 
-@PROPERTY
 @given(cfg=configs(), share=st.booleans())
 def test_reverse_direction_reproduces_backward_half(cfg, share):
     bi, x, hx, _ = build(cfg)
@@ -116,7 +114,6 @@ def test_reverse_direction_reproduces_backward_half(cfg, share):
     assert_close(rev_state, state_slice(bi_state, rev_rows), rtol=1e-12, atol=1e-12)
 
 
-@PROPERTY
 @given(cfg=configs(), data=st.data())
 def test_padded_batch_matches_each_sequence_alone(cfg, data):
     bi, x, hx, gen = build(cfg)
@@ -151,7 +148,6 @@ def test_padded_batch_matches_each_sequence_alone(cfg, data):
         )
 
 
-@PROPERTY
 @given(cfg=configs())
 def test_gradients_through_shared_parameters_match(cfg):
     bi, x, hx, gen = build(cfg)
@@ -299,7 +295,6 @@ def test_first_layers_is_the_bottom_of_the_stack():
         assert torch.equal(h1, h[:d]) and torch.equal(c1, c[:d])
 
 
-@PROPERTY
 @given(
     steps=st.integers(1, 6),
     batch=st.integers(1, 4),
