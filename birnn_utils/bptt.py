@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from birnn_utils.cells import cell_weights, check_recurrent_module, rnn_cell
+from birnn_utils.cells import cell_weights, check_recurrent_module, rnn_cell, state_size
 from birnn_utils.recurrent import cell_for
 
 __all__ = [
@@ -116,7 +116,7 @@ def rnn_bptt_gradients(
 def _initial_state(module: nn.Module, hx, batch: int, unbatched: bool, like: Tensor):
     """Turn ``hx`` in the module's layout into per-step (B, H) tensors (h, c or h alone)."""
     is_lstm = isinstance(module, nn.LSTM)
-    h_size = module.proj_size if is_lstm and module.proj_size > 0 else module.hidden_size
+    h_size = state_size(module)
     sizes = (h_size, module.hidden_size) if is_lstm else (h_size,)
     if hx is None:
         return tuple(like.new_zeros(batch, size) for size in sizes)

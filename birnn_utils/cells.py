@@ -17,7 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["CellWeights", "cell_weights", "rnn_cell", "gru_cell", "lstm_cell"]
+__all__ = [
+    "CellWeights", "RECURRENT_TYPES", "cell_weights", "check_recurrent_module", "state_size",
+    "rnn_cell", "gru_cell", "lstm_cell",
+]
 
 
 class CellWeights(NamedTuple):
@@ -33,15 +36,21 @@ class CellWeights(NamedTuple):
     w_hr: Tensor | None = None
 
 
-_RECURRENT_TYPES = (nn.RNN, nn.GRU, nn.LSTM)
+RECURRENT_TYPES = (nn.RNN, nn.GRU, nn.LSTM)
 
 
 def check_recurrent_module(module: object) -> None:
     """Raise TypeError unless ``module`` is an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``."""
-    if not isinstance(module, _RECURRENT_TYPES):
+    if not isinstance(module, RECURRENT_TYPES):
         raise TypeError(
             f"expected an nn.RNN, nn.GRU or nn.LSTM, got {type(module).__name__}"
         )
+
+
+def state_size(module: nn.Module) -> int:
+    """Size of the hidden state ``h`` a recurrent module returns: ``proj_size`` for a
+    projected LSTM, else ``hidden_size`` (an LSTM's cell state ``c`` keeps ``hidden_size``)."""
+    return module.proj_size if module.proj_size > 0 else module.hidden_size
 
 
 def cell_weights(module: nn.Module, layer: int = 0, reverse: bool = False) -> CellWeights:

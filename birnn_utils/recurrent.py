@@ -23,6 +23,7 @@ from birnn_utils.cells import (
     gru_cell,
     lstm_cell,
     rnn_cell,
+    state_size,
 )
 
 __all__ = ["run_cell", "scratch_forward", "cell_for"]
@@ -77,7 +78,7 @@ def _check_hx(module: nn.Module, hx: object, batch: int, dtype: torch.dtype) -> 
     """Raise unless ``hx`` has the layout ``module`` expects for a batch of ``batch``."""
     directions = 2 if module.bidirectional else 1
     is_lstm = isinstance(module, nn.LSTM)
-    out_size = module.proj_size if is_lstm and module.proj_size > 0 else module.hidden_size
+    out_size = state_size(module)
     expected = [(directions * module.num_layers, batch, out_size)]
     if is_lstm:
         if not isinstance(hx, tuple | list) or len(hx) != 2:
@@ -138,7 +139,7 @@ def scratch_forward(module: nn.Module, x: Tensor, hx: State | None = None):
         x = x.transpose(0, 1)  # (B, T, I) -> (T, B, I)
     batch = x.shape[1]
     directions = 2 if module.bidirectional else 1
-    out_size = module.proj_size if is_lstm and module.proj_size > 0 else module.hidden_size
+    out_size = state_size(module)
     if hx is None:
         h0 = x.new_zeros(directions * module.num_layers, batch, out_size)
         c0 = x.new_zeros(directions * module.num_layers, batch, module.hidden_size)

@@ -20,15 +20,16 @@ from numbers import Integral
 import torch
 from torch import nn
 
+from birnn_utils.cells import RECURRENT_TYPES, state_size
+
 __all__ = ["reverse_direction", "reverse_sequence", "merge_directions", "first_layers"]
 
-_RNN_CLASSES = (nn.RNN, nn.GRU, nn.LSTM)
 _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 def _base_class(module, what: str = "module") -> type:
     """``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``: the class ``module`` is (or derives from)."""
-    for cls in _RNN_CLASSES:
+    for cls in RECURRENT_TYPES:
         if isinstance(module, cls):
             return cls
     raise TypeError(f"{what} must be an nn.RNN, nn.GRU or nn.LSTM, got {type(module).__name__}")
@@ -41,11 +42,6 @@ def _check_int(value, name: str, low: int, high: int) -> int:
     if not low <= value < high:
         raise ValueError(f"{name} must be in [{low}, {high - 1}], got {value}")
     return int(value)
-
-
-def _h_size(module) -> int:
-    """Size of the hidden output ``h``: ``proj_size`` for a projected LSTM, else ``H``."""
-    return module.proj_size if module.proj_size > 0 else module.hidden_size
 
 
 def _new_module(like, *, input_size: int, num_layers: int, bidirectional: bool):
@@ -125,7 +121,7 @@ def reverse_direction(module, layer: int = 0, share: bool = True):
     if not isinstance(share, bool):
         raise TypeError(f"share must be a bool, got {type(share).__name__} {share!r}")
 
-    input_size = module.input_size if layer == 0 else 2 * _h_size(module)
+    input_size = module.input_size if layer == 0 else 2 * state_size(module)
     rev = _new_module(module, input_size=input_size, num_layers=1, bidirectional=False)
     for name in _layer_names(rev, 0, ""):
         source = name.removesuffix("_l0") + f"_l{layer}_reverse"

@@ -6,7 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from birnn_utils.cells import CellWeights, cell_weights, gru_cell, lstm_cell, rnn_cell
+from birnn_utils.cells import (
+    CellWeights,
+    cell_weights,
+    gru_cell,
+    lstm_cell,
+    rnn_cell,
+    state_size,
+)
 
 
 def make_module(cls, seed, *args, **kwargs):
@@ -152,3 +159,13 @@ def test_lstm_cell_bad_state():
         lstm_cell(x, (h, c), *w[:4], w_hr=w.w_hr.T)
     with pytest.raises(ValueError, match="expected 4 .H from w_ih"):
         lstm_cell(x, (h, c), w.w_ih, torch.zeros(16, 2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [(nn.RNN(3, 5), 5), (nn.GRU(3, 5), 5), (nn.LSTM(3, 5), 5), (nn.LSTM(3, 5, proj_size=2), 2)],
+)
+def test_state_size_is_the_size_of_the_returned_h(module, expected):
+    _, state = module.double()(torch.zeros(4, 1, 3, dtype=torch.float64))  # float64: no oneDNN
+    h_n = state[0] if isinstance(module, nn.LSTM) else state
+    assert state_size(module) == h_n.shape[-1] == expected
