@@ -13,7 +13,7 @@ One concept per module; notebooks import from here instead of copying code:
 - ``training``: a small deterministic training loop.
 - ``plotting``: diagrams of unrolled (Bi)RNNs and training/gradient plots.
 - ``fast``: a fast bidirectional GRU with a hand-written backward pass.
-- ``benchmarking``: interleaved timing and FLOP counts for chapter 6 and ``make bench``.
+- ``benchmarking``: interleaved timing and FLOP counts for chapter 8 and ``make bench``.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Measuring tools shared by chapter 6 and ``make bench``: interleaved timing and FLOP counts."""
+"""Measuring tools shared by chapter 8 and ``make bench``: interleaved timing and FLOP counts."""
 
 import statistics
 

@@ -3,7 +3,7 @@
 ``FastBiGRU`` is a drop-in ``nn.GRU(bidirectional=True)``: same constructor, same
 ``state_dict``, same ``(output, h_n)``. Each layer is one ``torch.autograd.Function``
 (``BiGRULayerFunction``) whose forward runs the recurrence without autograd and whose
-backward is backpropagation through time derived by hand (chapter 6). With gates
+backward is backpropagation through time derived by hand (chapter 8). With gates
 ``r, z, n`` (PyTorch's order), pre-activations ``a_r, a_z, a_n`` with
 ``a_n = W_in x + b_in + r * hn``, ``hn = W_hn h + b_hn``, and ``dh' = dL/dh'``::
 
@@ -23,7 +23,7 @@ allocated once, zero-filled in bulk and written in place (page faults out of the
 every per-step ``bmm`` output a contiguous slice.
 
 ``LoopBiGRU`` and ``BulkLoopBiGRU`` are the same interface with the plainest hand-written
-BPTT (the baselines of chapter 6 and ``make bench``, which measure them with
+BPTT (the baselines of chapter 8 and ``make bench``, which measure them with
 ``birnn_utils.benchmarking``).
 """
 

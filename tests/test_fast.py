@@ -83,7 +83,7 @@ def test_matches_nn_gru_float32(batch_first, num_layers, with_hx):
 @pytest.mark.parametrize("cls", [LoopBiGRU, BulkLoopBiGRU])
 @pytest.mark.parametrize("bias", [True, False])
 def test_loop_versions_match_nn_gru(cls, bias):
-    """The simpler hand-written BPTTs that chapter 6 and the benchmark start from."""
+    """The simpler hand-written BPTTs that chapter 8 and the benchmark start from."""
     gru, fast = make_pair(6, 5, 8, cls=cls, num_layers=2, bias=bias)
     x, hx = inputs(gru, steps=12, batch=4, with_hx=True)
     assert_same(run_both(gru, fast, x, hx), **F32)

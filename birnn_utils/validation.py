@@ -1,0 +1,149 @@
+"""Argument checks shared by every module of ``birnn_utils``.
+
+The contract of the package: a bad argument raises *before anything changes*, with
+``TypeError`` for a wrong type and ``ValueError`` for a wrong value, and the message names
+the argument, shows what was given and says what was expected, e.g.::
+
+    hidden_size must be an int >= 1, got -1
+    bidirectional must be a bool, got str 'False'
+
+Bools are not ints (``True`` is no size) and strings are not bools (``'False'`` is truthy).
+Each check returns the value, normalised (``int``, ``float``), so a caller can write
+``n = check_int("n", n, minimum=1)``.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any, Iterable
+
+import torch
+
+__all__ = [
+    "describe",
+    "check_bool",
+    "check_int",
+    "check_float",
+    "check_choice",
+    "check_tensor",
+    "check_module",
+    "check_callable",
+]
+
+
+def describe(value: Any) -> str:
+    """``"str 'False'"``, ``"int 3"``, ``"Tensor of shape (2, 3) float32"``: for messages."""
+    if isinstance(value, torch.Tensor):
+        shape = ", ".join(str(s) for s in value.shape)
+        if value.dim() == 1:
+            shape += ","
+        return f"Tensor of shape ({shape}) {str(value.dtype).removeprefix('torch.')}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` must be a real ``bool`` (not ``1``, not ``'False'``)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {describe(value)}")
+    return value
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+    """``value`` must be an int (not a bool) in ``[minimum, maximum]`` (bounds optional)."""
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {describe(value)}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if maximum is None:
+            expected = f">= {minimum}"
+        elif minimum is None:
+            expected = f"<= {maximum}"
+        else:
+            expected = f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an int {expected}, got {value}")
+    return value
+
+
+def check_float(name: str, value: Any, *, minimum: float | None = None,
+                maximum: float | None = None, min_inclusive: bool = True,
+                max_inclusive: bool = True) -> float:
+    """``value`` must be a finite real number (not a bool) within the given bounds."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
+    value = float(value)
+    low_ok = minimum is None or (value >= minimum if min_inclusive else value > minimum)
+    high_ok = maximum is None or (value <= maximum if max_inclusive else value < maximum)
+    if not math.isfinite(value) or not low_ok or not high_ok:
+        parts = []
+        if minimum is not None:
+            parts.append(f"{'>=' if min_inclusive else '>'} {minimum}")
+        if maximum is not None:
+            parts.append(f"{'<=' if max_inclusive else '<'} {maximum}")
+        expected = "a finite number" + (" " + " and ".join(parts) if parts else "")
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """``value`` must be one of ``choices`` (compared with ``==``, types checked first)."""
+    choices = list(choices)
+    kinds = tuple({type(c) for c in choices})
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise TypeError(f"{name} must be one of {choices}, got {describe(value)}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_tensor(name: str, value: Any, *, dim: int | Iterable[int] | None = None,
+                 dtype: torch.dtype | Iterable[torch.dtype] | None = None,
+                 floating: bool = False, finite: bool = False,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """``value`` must be a Tensor with the given number of dims, dtype(s), device.
+
+    ``floating=True`` asks for a floating-point dtype; ``finite=True`` rejects NaN and
+    ±inf (checked last, since it reads every element).
+    """
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {describe(value)}")
+    if dim is not None:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        if value.dim() not in dims:
+            want = " or ".join(str(d) for d in dims)
+            raise ValueError(f"{name} must have {want} dimensions, got {describe(value)}")
+    if dtype is not None:
+        dtypes = (dtype,) if isinstance(dtype, torch.dtype) else tuple(dtype)
+        if value.dtype not in dtypes:
+            want = " or ".join(str(d).removeprefix("torch.") for d in dtypes)
+            raise TypeError(f"{name} must have dtype {want}, got {describe(value)}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype, got {describe(value)}")
+    if device is not None and value.device != torch.device(device):
+        raise ValueError(f"{name} must be on device {torch.device(device)}, got {value.device}")
+    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        bad = int((~torch.isfinite(value)).sum())
+        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite entries "
+                         f"in a {describe(value)}")
+    return value
+
+
+def check_module(name: str, value: Any, kinds: type | tuple[type, ...] = torch.nn.Module
+                 ) -> torch.nn.Module:
+    """``value`` must be an instance of ``kinds`` (``nn.Module`` by default)."""
+    if not isinstance(value, kinds):
+        kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
+        want = " or ".join(k.__name__ for k in kinds_t)
+        raise TypeError(f"{name} must be a {want}, got {describe(value)}")
+    return value
+
+
+def check_callable(name: str, value: Any) -> Any:
+    """``value`` must be callable (a function, a module, a lambda)."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {describe(value)}")
+    return value
