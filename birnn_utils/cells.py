@@ -17,18 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from birnn_utils.validation import check_bool, check_choice, check_int, describe
+
 __all__ = [
     "CellWeights", "RECURRENT_TYPES", "cell_weights", "check_recurrent_module", "state_size",
     "rnn_cell", "gru_cell", "lstm_cell",
 ]
 
 
-class CellWeights(NamedTuple):
-    """The parameters of one direction of one layer; ``b_*`` are None when ``bias=False``.
-
-    ``w_hr`` is the LSTM projection (P, H), None unless ``proj_size > 0``.
-    """
-
+class _CellWeightsFields(NamedTuple):
     w_ih: Tensor
     w_hh: Tensor
     b_ih: Tensor | None
@@ -36,20 +33,44 @@ class CellWeights(NamedTuple):
     w_hr: Tensor | None = None
 
 
+class CellWeights(_CellWeightsFields):
+    """The parameters of one direction of one layer; ``b_*`` are None when ``bias=False``.
+
+    ``w_hr`` is the LSTM projection (P, H), None unless ``proj_size > 0``. Only the types
+    are checked here (Tensors, or None for the optional ones); the cells check the shapes.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                b_hh: Tensor | None = None, w_hr: Tensor | None = None) -> "CellWeights":
+        for name, value in (("w_ih", w_ih), ("w_hh", w_hh)):
+            if not isinstance(value, Tensor):
+                raise TypeError(f"CellWeights: {name} must be a Tensor, got {describe(value)}")
+        for name, value in (("b_ih", b_ih), ("b_hh", b_hh), ("w_hr", w_hr)):
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"CellWeights: {name} must be a Tensor or None, got {describe(value)}"
+                )
+        return super().__new__(cls, w_ih, w_hh, b_ih, b_hh, w_hr)
+
+
 RECURRENT_TYPES = (nn.RNN, nn.GRU, nn.LSTM)
 
 
-def check_recurrent_module(module: object) -> None:
-    """Raise TypeError unless ``module`` is an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``."""
+def check_recurrent_module(module: object, name: str = "module") -> None:
+    """Raise TypeError unless ``module`` is an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``.
+
+    ``name`` is the argument's name in the caller, for the message.
+    """
     if not isinstance(module, RECURRENT_TYPES):
-        raise TypeError(
-            f"expected an nn.RNN, nn.GRU or nn.LSTM, got {type(module).__name__}"
-        )
+        raise TypeError(f"{name} must be an nn.RNN, nn.GRU or nn.LSTM, got {describe(module)}")
 
 
 def state_size(module: nn.Module) -> int:
     """Size of the hidden state ``h`` a recurrent module returns: ``proj_size`` for a
     projected LSTM, else ``hidden_size`` (an LSTM's cell state ``c`` keeps ``hidden_size``)."""
+    check_recurrent_module(module)
     return module.proj_size if module.proj_size > 0 else module.hidden_size
 
 
@@ -59,15 +80,13 @@ def cell_weights(module: nn.Module, layer: int = 0, reverse: bool = False) -> Ce
     Returns the module's own ``Parameter`` objects (not copies), so gradients flow back.
     """
     check_recurrent_module(module)
-    if not isinstance(layer, int) or isinstance(layer, bool):
-        raise TypeError(f"layer must be an int, got {type(layer).__name__}")
+    layer = check_int("layer", layer)
     if not 0 <= layer < module.num_layers:
         raise ValueError(
             f"layer must be in [0, {module.num_layers - 1}] for a module with "
             f"num_layers={module.num_layers}, got {layer}"
         )
-    if not isinstance(reverse, bool):
-        raise TypeError(f"reverse must be a bool, got {type(reverse).__name__}")
+    check_bool("reverse", reverse)
     if reverse and not module.bidirectional:
         raise ValueError(
             "reverse=True needs a bidirectional module, got one with bidirectional=False"
@@ -86,15 +105,15 @@ def _check_shapes(
     name: str, gates: int, x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
     b_ih: Tensor | None, b_hh: Tensor | None,
 ) -> None:
-    """Raise TypeError/ValueError unless the shapes fit one step of a ``gates``-gate cell."""
+    """Raise TypeError/ValueError unless the arguments fit one step of a ``gates``-gate cell:
+    types, then dtypes and devices (all those of ``x``, floating point), then shapes."""
     for arg, value in (("x", x), ("h", h), ("w_ih", w_ih), ("w_hh", w_hh)):
         if not isinstance(value, Tensor):
-            raise TypeError(f"{name}: {arg} must be a Tensor, got {type(value).__name__}")
+            raise TypeError(f"{name}: {arg} must be a Tensor, got {describe(value)}")
     for arg, value in (("b_ih", b_ih), ("b_hh", b_hh)):
         if value is not None and not isinstance(value, Tensor):
-            raise TypeError(
-                f"{name}: {arg} must be a Tensor or None, got {type(value).__name__}"
-            )
+            raise TypeError(f"{name}: {arg} must be a Tensor or None, got {describe(value)}")
+    _check_dtype_device(name, x, h=h, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
     if x.dim() != 2 or h.dim() != 2:
         raise ValueError(
             f"{name}: x and h must be 2-D (B, I) and (B, H), got shapes "
@@ -126,13 +145,32 @@ def _check_shapes(
             )
 
 
+def _check_dtype_device(name: str, x: Tensor, **others: Tensor | None) -> None:
+    """``x`` floating point, and every tensor in ``others`` of ``x``'s dtype and device."""
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: x must have a floating-point dtype, got {describe(x)}")
+    for arg, value in others.items():
+        if value is None:
+            continue
+        if value.dtype != x.dtype:
+            raise TypeError(
+                f"{name}: {arg} has dtype {str(value.dtype).removeprefix('torch.')} but x has "
+                f"{str(x.dtype).removeprefix('torch.')}; expected one dtype for all tensors "
+                f"(convert with .to({x.dtype}) or the module with .to(x.dtype))"
+            )
+        if value.device != x.device:
+            raise ValueError(
+                f"{name}: {arg} is on device {value.device} but x is on {x.device}; "
+                f"expected all tensors on one device"
+            )
+
+
 def rnn_cell(
     x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
     b_ih: Tensor | None = None, b_hh: Tensor | None = None, nonlinearity: str = "tanh",
 ) -> Tensor:
     """Elman step: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``; x (B, I), h (B, H) -> (B, H)."""
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
     _check_shapes("rnn_cell", 1, x, h, w_ih, w_hh, b_ih, b_hh)
     if w_ih.shape[0] != h.shape[1]:
         raise ValueError(
@@ -174,13 +212,19 @@ def lstm_cell(
     is given (``proj_size > 0``).
     """
     if not isinstance(state, tuple | list) or len(state) != 2:
-        raise TypeError(f"lstm_cell: state must be a pair (h, c), got {type(state).__name__}")
+        raise TypeError(f"lstm_cell: state must be a pair (h, c), got {describe(state)}")
     h, c = state
     _check_shapes("lstm_cell", 4, x, h, w_ih, w_hh, b_ih, b_hh)
+    for arg, value in (("c", c), ("w_hr", w_hr)):
+        if not isinstance(value, Tensor) and not (arg == "w_hr" and value is None):
+            kind = "a Tensor" if arg == "c" else "a Tensor or None"
+            raise TypeError(f"lstm_cell: {arg} must be {kind}, got {describe(value)}")
+    _check_dtype_device("lstm_cell", x, c=c, w_hr=w_hr)
     hidden = w_ih.shape[0] // 4
-    if not isinstance(c, Tensor) or tuple(c.shape) != (x.shape[0], hidden):
-        shape = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
-        raise ValueError(f"lstm_cell: c must have shape ({x.shape[0]}, {hidden}), got {shape}")
+    if tuple(c.shape) != (x.shape[0], hidden):
+        raise ValueError(
+            f"lstm_cell: c must have shape ({x.shape[0]}, {hidden}), got {tuple(c.shape)}"
+        )
     expected_h = hidden if w_hr is None else w_hr.shape[0]
     if w_hr is not None and (w_hr.dim() != 2 or w_hr.shape[1] != hidden):
         raise ValueError(

@@ -25,6 +25,13 @@ from birnn_utils.cells import (
     rnn_cell,
     state_size,
 )
+from birnn_utils.validation import (
+    check_bool,
+    check_callable,
+    check_like,
+    check_tensor,
+    describe,
+)
 
 __all__ = ["run_cell", "scratch_forward", "cell_for"]
 
@@ -51,49 +58,86 @@ def run_cell(
     last step processed. With ``reverse=True`` the steps run T-1, ..., 0, and ``outputs[t]``
     is still the state at step t, aligned with ``x[t]``.
     """
-    if not callable(cell):
-        raise TypeError(f"cell must be callable (e.g. gru_cell), got {type(cell).__name__}")
-    if not isinstance(x, Tensor) or x.dim() != 3:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"x must be a time-major tensor (T, B, I), got {shape}")
+    check_callable("cell", cell)
+    check_tensor("x", x)
+    if x.dim() != 3:
+        raise ValueError(f"x must be a time-major tensor (T, B, I), got {tuple(x.shape)}")
     if x.shape[0] < 1:
         raise ValueError(f"x must have at least one time step, got shape {tuple(x.shape)}")
+    check_tensor("x", x, floating=True)
+    parts = h0 if isinstance(h0, tuple | list) else (h0,)
+    if isinstance(h0, tuple | list) and len(h0) != 2:
+        raise TypeError(f"h0 must be a Tensor (B, H), or a pair (h0, c0) for lstm_cell, "
+                        f"got {describe(h0)}")
+    for part in parts:
+        if not isinstance(part, Tensor):
+            raise TypeError(f"h0 must be a Tensor (B, H), or a pair (h0, c0) for lstm_cell, "
+                            f"got {describe(h0)}")
+        check_like("h0", part, "x", x)
     if not isinstance(weights, tuple) or len(weights) not in (4, 5):
         raise TypeError(
             f"weights must be a CellWeights (w_ih, w_hh, b_ih, b_hh, w_hr), "
-            f"got {type(weights).__name__}"
+            f"got {describe(weights)}"
         )
-    weights = CellWeights(*weights)
+    try:
+        weights = CellWeights(*weights)
+    except TypeError as e:
+        raise TypeError(f"weights: {e}") from e
+    check_bool("reverse", reverse)
     extra = {} if weights.w_hr is None else {"w_hr": weights.w_hr}
     steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     state = h0
     outputs: list[Tensor | None] = [None] * x.shape[0]
-    for t in steps:
-        state = cell(x[t], state, *weights[:4], **extra)
+    for i, t in enumerate(steps):
+        if i == 0:
+            try:  # the first step checks the shapes; report them in run_cell's terms
+                state = cell(x[t], state, *weights[:4], **extra)
+            except (TypeError, ValueError) as e:
+                raise type(e)(
+                    f"run_cell: {e} (at the first step: x[{t}] of x {tuple(x.shape)}, "
+                    f"h = h0 {_shapes(h0)}, weights {_shapes(weights)})"
+                ) from e
+        else:
+            state = cell(x[t], state, *weights[:4], **extra)
         outputs[t] = state[0] if isinstance(state, tuple) else state  # (B, H)
     return torch.stack(outputs), state
 
 
-def _check_hx(module: nn.Module, hx: object, batch: int, dtype: torch.dtype) -> None:
-    """Raise unless ``hx`` has the layout ``module`` expects for a batch of ``batch``."""
+def _shapes(value) -> str:
+    """``(2, 3)`` for a tensor, ``((2, 3), None)`` for a tuple of them: for messages."""
+    if isinstance(value, Tensor):
+        return str(tuple(value.shape))
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_shapes(v) for v in value) + ")"
+    return "None" if value is None else type(value).__name__
+
+
+def _check_hx(module: nn.Module, hx: object, x: Tensor) -> None:
+    """Raise unless ``hx`` has the layout ``module`` expects for the caller's ``x``.
+
+    Shapes are checked in the caller's layout: (D*L, B, H), or (D*L, H) for an unbatched x.
+    """
     directions = 2 if module.bidirectional else 1
     is_lstm = isinstance(module, nn.LSTM)
-    out_size = state_size(module)
-    expected = [(directions * module.num_layers, batch, out_size)]
+    unbatched = x.dim() == 2
+    batch = () if unbatched else (x.shape[0 if module.batch_first else 1],)
+    expected = [(directions * module.num_layers, *batch, state_size(module))]
     if is_lstm:
         if not isinstance(hx, tuple | list) or len(hx) != 2:
-            raise TypeError(f"hx for an nn.LSTM must be a pair (h0, c0), got {type(hx).__name__}")
-        expected.append((directions * module.num_layers, batch, module.hidden_size))
-        tensors = list(hx)
+            raise TypeError(f"hx for an nn.LSTM must be a pair (h0, c0), got {describe(hx)}")
+        expected.append((directions * module.num_layers, *batch, module.hidden_size))
+        tensors, names = list(hx), ("hx: h0", "hx: c0")
     else:
-        tensors = [hx]
-    for name, tensor, shape in zip(("h0", "c0"), tensors, expected, strict=False):
+        tensors, names = [hx], ("hx (h0)",)
+    layout = "(D*L, H) for an unbatched x" if unbatched else "(D*L, B, H)"
+    for name, tensor, shape in zip(names, tensors, expected, strict=False):
         if not isinstance(tensor, Tensor):
-            raise TypeError(f"{name} must be a Tensor, got {type(tensor).__name__}")
+            raise TypeError(f"{name} must be a Tensor, got {describe(tensor)}")
         if tuple(tensor.shape) != shape:
-            raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
-        if tensor.dtype != dtype:
-            raise TypeError(f"{name} must have dtype {dtype} like x, got {tensor.dtype}")
+            raise ValueError(f"{name} must have shape {shape} {layout}, got {tuple(tensor.shape)}")
+        if tensor.dtype != x.dtype:
+            raise TypeError(f"{name} must have dtype {x.dtype} like x, got {tensor.dtype}")
+        check_like(name, tensor, "x", x)
 
 
 def scratch_forward(module: nn.Module, x: Tensor, hx: State | None = None):
@@ -112,7 +156,7 @@ def scratch_forward(module: nn.Module, x: Tensor, hx: State | None = None):
             "pad_packed_sequence, or run each sequence on its own"
         )
     if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a Tensor, got {type(x).__name__}")
+        raise TypeError(f"x must be a Tensor, got {describe(x)}")
     if module.training and module.dropout > 0 and module.num_layers > 1:
         raise ValueError(
             f"scratch_forward does not model dropout: got a module in training mode with "
@@ -123,10 +167,20 @@ def scratch_forward(module: nn.Module, x: Tensor, hx: State | None = None):
             f"x must be (T, B, {module.input_size}), (B, T, {module.input_size}) with "
             f"batch_first, or unbatched (T, {module.input_size}), got {tuple(x.shape)}"
         )
-    if x.dtype != module.weight_ih_l0.dtype:
+    weight = module.weight_ih_l0
+    if x.dtype != weight.dtype:
         raise TypeError(
-            f"x has dtype {x.dtype} but the module's weights are {module.weight_ih_l0.dtype}"
+            f"x has dtype {x.dtype} but the module's weights are {weight.dtype}; "
+            f"expected x.to({weight.dtype}) or module.to({x.dtype})"
         )
+    if x.device != weight.device:
+        raise ValueError(f"x is on device {x.device} but the module's weights are on "
+                         f"{weight.device}; expected x and module on one device")
+    time_dim = 1 if module.batch_first and x.dim() == 3 else 0
+    if x.shape[time_dim] < 1:
+        raise ValueError(f"x must have at least one time step, got shape {tuple(x.shape)}")
+    if hx is not None:
+        _check_hx(module, hx, x)
     is_lstm = isinstance(module, nn.LSTM)
     unbatched = x.dim() == 2
     if unbatched:  # (T, I) -> (T, 1, I); hx (D*L, H) -> (D*L, 1, H)
@@ -144,7 +198,6 @@ def scratch_forward(module: nn.Module, x: Tensor, hx: State | None = None):
         h0 = x.new_zeros(directions * module.num_layers, batch, out_size)
         c0 = x.new_zeros(directions * module.num_layers, batch, module.hidden_size)
     else:
-        _check_hx(module, hx, batch, x.dtype)
         h0, c0 = hx if is_lstm else (hx, None)
 
     cell = cell_for(module)

@@ -15,9 +15,11 @@ Each check returns the value, normalised (``int``, ``float``), so a caller can w
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from numbers import Integral, Real
-from typing import Any, Iterable
+from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -29,7 +31,16 @@ __all__ = [
     "check_tensor",
     "check_module",
     "check_callable",
+    "check_str",
+    "check_seed",
+    "check_like",
+    "check_real_vector",
+    "check_mapping",
+    "SEED_MAX",
 ]
+
+SEED_MAX = 2**32 - 1
+"""The largest seed that Python's ``random``, NumPy and torch all accept (NumPy's limit)."""
 
 
 def describe(value: Any) -> str:
@@ -103,11 +114,13 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
 def check_tensor(name: str, value: Any, *, dim: int | Iterable[int] | None = None,
                  dtype: torch.dtype | Iterable[torch.dtype] | None = None,
                  floating: bool = False, finite: bool = False,
-                 device: torch.device | str | None = None) -> torch.Tensor:
+                 device: torch.device | str | None = None,
+                 shape: tuple[int | None, ...] | None = None) -> torch.Tensor:
     """``value`` must be a Tensor with the given number of dims, dtype(s), device.
 
     ``floating=True`` asks for a floating-point dtype; ``finite=True`` rejects NaN and
-    ±inf (checked last, since it reads every element).
+    ±inf (checked last, since it reads every element). ``shape`` is the exact shape,
+    ``None`` for a size that may be anything, e.g. ``(None, 4)``.
     """
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {describe(value)}")
@@ -125,6 +138,13 @@ def check_tensor(name: str, value: Any, *, dim: int | Iterable[int] | None = Non
         raise TypeError(f"{name} must have a floating-point dtype, got {describe(value)}")
     if device is not None and value.device != torch.device(device):
         raise ValueError(f"{name} must be on device {torch.device(device)}, got {value.device}")
+    if shape is not None and (
+        value.dim() != len(shape)
+        or any(w is not None and g != w for g, w in zip(value.shape, shape, strict=True))
+    ):
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + \
+            ("," if len(shape) == 1 else "") + ")"
+        raise ValueError(f"{name} must have shape {want}, got {describe(value)}")
     if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
         bad = int((~torch.isfinite(value)).sum())
         raise ValueError(f"{name} must be finite, got {bad} NaN or infinite entries "
@@ -146,4 +166,80 @@ def check_callable(name: str, value: Any) -> Any:
     """``value`` must be callable (a function, a module, a lambda)."""
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {describe(value)}")
+    return value
+
+
+def check_str(name: str, value: Any, *, nonempty: bool = True) -> str:
+    """``value`` must be a ``str`` (non-empty unless ``nonempty=False``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {describe(value)}")
+    if nonempty and not value:
+        raise ValueError(f"{name} must be a non-empty str, got ''")
+    return value
+
+
+def check_seed(name: str, value: Any) -> int:
+    """A seed valid for ``random``, NumPy and torch alike: an int in ``[0, 2**32 - 1]``."""
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {describe(value)}")
+    value = int(value)
+    if not 0 <= value <= SEED_MAX:
+        raise ValueError(f"{name} must be an int in [0, 2**32 - 1] (a seed that random, "
+                         f"numpy and torch all accept), got {value}")
+    return value
+
+
+def check_like(name: str, value: torch.Tensor, other_name: str, other: torch.Tensor
+               ) -> torch.Tensor:
+    """``value`` must have the dtype (``TypeError``) and device (``ValueError``) of ``other``.
+
+    Both must already be tensors (check them with :func:`check_tensor` first).
+    """
+    if value.dtype != other.dtype:
+        raise TypeError(f"{name} must have the dtype of {other_name} "
+                        f"({str(other.dtype).removeprefix('torch.')}), got {describe(value)}")
+    if value.device != other.device:
+        raise ValueError(f"{name} must be on the device of {other_name} ({other.device}), "
+                         f"got {value.device}")
+    return value
+
+
+def check_real_vector(name: str, value: Any, *, finite: bool = True,
+                      min_length: int = 0) -> np.ndarray:
+    """``value`` as a 1-D float64 NumPy array: a list/tuple of real numbers, a 1-D array or
+    tensor of a real (not bool, not complex) dtype. Bools and strings are refused."""
+    if isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got {describe(value)}")
+        array = value.detach().cpu().double().numpy()
+    elif isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must hold real numbers, got ndarray of dtype {value.dtype}")
+        array = value.astype(np.float64)
+    elif isinstance(value, list | tuple):
+        bad = [v for v in value if not isinstance(v, Real) or isinstance(v, bool)]
+        if bad:
+            raise TypeError(f"{name} must hold real numbers, got {describe(bad[0])} "
+                            f"in {describe(value)}")
+        array = np.asarray([float(v) for v in value], dtype=np.float64)
+    else:
+        raise TypeError(f"{name} must be a list, array or tensor of real numbers, "
+                        f"got {describe(value)}")
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.size < min_length:
+        raise ValueError(f"{name} must have at least {min_length} values, got {array.size}")
+    if finite and not np.all(np.isfinite(array)):
+        bad = int((~np.isfinite(array)).sum())
+        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s) "
+                         f"in {describe(value)}")
+    return array
+
+
+def check_mapping(name: str, value: Any, *, nonempty: bool = True) -> Mapping:
+    """``value`` must be a mapping (a dict), non-empty unless ``nonempty=False``."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping (a dict), got {describe(value)}")
+    if nonempty and not value:
+        raise ValueError(f"{name} must not be empty, got {value!r}")
     return value

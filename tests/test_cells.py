@@ -139,7 +139,7 @@ def test_cell_bad_shapes():
         (lambda: gru_cell(x, h, w.w_ih[:9], w.w_hh[:9]), ValueError, "expected 3\\*H=12"),
         (lambda: rnn_cell(x, h, w.w_ih, w.w_hh), ValueError, "expected H=4"),
         (lambda: rnn_cell(x, h, w.w_ih, w.w_hh, nonlinearity="sigmoid"), ValueError,
-         "'tanh' or 'relu', got 'sigmoid'"),
+         r"nonlinearity must be one of \['tanh', 'relu'\], got 'sigmoid'"),
         (lambda: gru_cell(x, h, w.w_ih[:10], w.w_hh[:10]), ValueError, r"must be \(3\*H, I\)"),
     ]
     for call, error, match in cases:

@@ -169,13 +169,13 @@ def test_scratch_forward_bad_inputs():
         (lambda: scratch_forward(gru, x[0, 0]), ValueError, r"got \(3,\)"),
         (lambda: scratch_forward(gru, x.float()), TypeError, "dtype torch.float32"),
         (lambda: scratch_forward(gru, x, torch.zeros(1, 2, 4, dtype=torch.float64)),
-         ValueError, r"h0 must have shape \(2, 2, 4\), got \(1, 2, 4\)"),
+         ValueError, r"hx \(h0\) must have shape \(2, 2, 4\) \(D\*L, B, H\), got \(1, 2, 4\)"),
         (lambda: scratch_forward(gru, x, torch.zeros(2, 2, 4)), TypeError,
-         "h0 must have dtype torch.float64"),
+         r"hx \(h0\) must have dtype torch.float64"),
         (lambda: scratch_forward(lstm, x, torch.zeros(1, 2, 4, dtype=torch.float64)),
          TypeError, r"must be a pair \(h0, c0\)"),
         (lambda: scratch_forward(lstm, x, (torch.zeros(1, 2, 4, dtype=torch.float64), None)),
-         TypeError, "c0 must be a Tensor, got NoneType"),
+         TypeError, "hx: c0 must be a Tensor, got NoneType"),
     ]
     for call, error, match in cases:
         with pytest.raises(error, match=match):
