@@ -18,6 +18,13 @@ from torch import Tensor, nn
 
 from birnn_utils.cells import cell_weights, check_recurrent_module, rnn_cell, state_size
 from birnn_utils.recurrent import cell_for
+from birnn_utils.validation import (
+    check_float,
+    check_like,
+    check_real_vector,
+    check_tensor,
+    describe,
+)
 
 __all__ = [
     "RNNGradients",
@@ -51,11 +58,12 @@ def _check_bptt_inputs(x, h0, w_ih, w_hh, b_ih, b_hh, grad_outputs) -> None:
         if value is None and name in ("b_ih", "b_hh"):
             continue
         if not isinstance(value, Tensor):
-            raise TypeError(f"{name} must be a Tensor, got {type(value).__name__}")
+            raise TypeError(f"{name} must be a Tensor, got {describe(value)}")
         if not value.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
         if value.dtype != x.dtype:
             raise TypeError(f"{name} has dtype {value.dtype}, expected x's dtype {x.dtype}")
+        check_like(name, value, "x", x)
     if x.dim() != 3 or x.shape[0] < 1:
         raise ValueError(f"x must have shape (T, B, I) with T >= 1, got {_shape(x)}")
     steps, batch, _ = x.shape
@@ -122,17 +130,18 @@ def _initial_state(module: nn.Module, hx, batch: int, unbatched: bool, like: Ten
         return tuple(like.new_zeros(batch, size) for size in sizes)
     parts = hx if is_lstm else (hx,)
     if is_lstm and (not isinstance(hx, tuple | list) or len(hx) != 2):
-        raise TypeError(f"h0 for an nn.LSTM must be a pair (h0, c0), got {type(hx).__name__}")
+        raise TypeError(f"h0 for an nn.LSTM must be a pair (h0, c0), got {describe(hx)}")
     states = []
     for name, part, size in zip(("h0", "c0"), parts, sizes, strict=False):
         expected = (1, size) if unbatched else (1, batch, size)
         if not isinstance(part, Tensor):
-            raise TypeError(f"{name} must be a Tensor, got {type(part).__name__}")
+            raise TypeError(f"{name} must be a Tensor, got {describe(part)}")
         if tuple(part.shape) != expected:
             raise ValueError(f"{name} has shape {_shape(part)}, expected {expected} "
                              "(the module's layout: num_layers * directions = 1 first)")
         if part.dtype != like.dtype:
             raise TypeError(f"{name} has dtype {part.dtype}, expected {like.dtype}")
+        check_like(name, part, "x", like)
         states.append(part.reshape(batch, size))
     return tuple(states)
 
@@ -162,13 +171,14 @@ def hidden_state_gradient_norms(
         )
     weights = cell_weights(module)
     if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a Tensor, got {type(x).__name__}")
+        raise TypeError(f"x must be a Tensor, got {describe(x)}")
     if x.dim() not in (2, 3) or x.shape[-1] != module.input_size:
         layout = "(B, T, I)" if module.batch_first else "(T, B, I)"
         raise ValueError(f"x must have shape {layout} or (T, I) with I={module.input_size}, "
                          f"got {_shape(x)}")
     if x.dtype != weights.w_ih.dtype:
         raise TypeError(f"x has dtype {x.dtype}, expected the module's {weights.w_ih.dtype}")
+    check_like("x", x, "the module's weights", weights.w_ih)
     unbatched = x.dim() == 2
     seq = x.unsqueeze(1) if unbatched else (x.transpose(0, 1) if module.batch_first else x)
     steps, batch = seq.shape[0], seq.shape[1]  # seq: (T, B, I)
@@ -182,10 +192,12 @@ def hidden_state_gradient_norms(
         expected = (h_size,) if unbatched else (batch, h_size)
         if not isinstance(grad_output, Tensor):
             raise TypeError(f"grad_output must be a Tensor shaped like h_T {expected}, got "
-                            f"{type(grad_output).__name__}")
+                            f"{describe(grad_output)}")
         if tuple(grad_output.shape) != expected:
             raise ValueError(f"grad_output must have shape {expected} (like h_T), got "
                              f"{_shape(grad_output)}")
+        check_tensor("grad_output", grad_output, floating=True, finite=True,
+                     device=seq.device)
         grad = grad_output.detach().reshape(batch, h_size).to(seq.dtype)
 
     with torch.enable_grad():
@@ -211,15 +223,15 @@ def with_spectral_radius(matrix: Tensor, radius: float) -> Tensor:
     The spectral radius is the largest |eigenvalue|; scaling by a scalar scales every
     eigenvalue by it.
     """
-    if not isinstance(matrix, Tensor) or not matrix.is_floating_point():
-        got = f"dtype {matrix.dtype}" if isinstance(matrix, Tensor) else type(matrix).__name__
-        raise TypeError(f"matrix must be a floating-point Tensor, got {got}")
+    if not isinstance(matrix, Tensor) or matrix.dtype not in (torch.float32, torch.float64):
+        got = f"dtype {matrix.dtype}" if isinstance(matrix, Tensor) else describe(matrix)
+        raise TypeError(f"matrix must be a float32 or float64 Tensor, got {got}")
     if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
         raise ValueError(f"matrix must be square (H, H) with H >= 1, got {_shape(matrix)}")
-    if isinstance(radius, bool) or not isinstance(radius, int | float):
-        raise TypeError(f"radius must be a number, got {type(radius).__name__}")
-    if not (math.isfinite(radius) and radius > 0):
-        raise ValueError(f"radius must be a finite number > 0, got {radius}")
+    radius = check_float("radius", radius, minimum=0, min_inclusive=False)
+    # Before any linear algebra: eigvals of a float32 matrix holding a NaN can crash the
+    # interpreter (oneMKL), and a NaN or inf would give an all-NaN result.
+    check_tensor("matrix", matrix, finite=True)
     current = torch.linalg.eigvals(matrix.detach()).abs().max().item()
     if current == 0:
         raise ValueError("matrix has spectral radius 0 (it is nilpotent); cannot rescale it")
@@ -232,11 +244,12 @@ def geometric_rate(distances, norms) -> float:
     A rate below 1 means the gradient vanishes geometrically with the distance in time,
     above 1 that it explodes. ``distances`` and ``norms``: (L,) with L >= 2, norms > 0.
     """
-    xs = torch.as_tensor(distances, dtype=torch.float64).detach()
-    ys = torch.as_tensor(norms, dtype=torch.float64).detach()
-    if xs.dim() != 1 or ys.shape != xs.shape or xs.numel() < 2:
+    xs = torch.from_numpy(check_real_vector("distances", distances, min_length=2))
+    ys_array = check_real_vector("norms", norms, finite=False)
+    if ys_array.shape != tuple(xs.shape):
         raise ValueError(f"distances and norms must be 1-D of the same length >= 2, got "
-                         f"shapes {tuple(xs.shape)} and {tuple(ys.shape)}")
+                         f"shapes {tuple(xs.shape)} and {ys_array.shape}")
+    ys = torch.from_numpy(ys_array)
     if not bool((ys > 0).all()) or not bool(torch.isfinite(ys).all()):
         raise ValueError(f"norms must be finite and > 0 to fit a geometric rate, got min "
                          f"{ys.min().item():g} and {int((~torch.isfinite(ys)).sum())} non-finite")

@@ -202,11 +202,22 @@ def test_with_spectral_radius(size, radius, seed):
     [
         (torch.zeros(2, 3), 1.0, ValueError, r"square \(H, H\) with H >= 1, got \(2, 3\)"),
         (torch.zeros(2, 2, dtype=torch.int64), 1.0, TypeError,
-         "floating-point Tensor, got dtype torch.int64"),
-        ([[1.0]], 1.0, TypeError, "floating-point Tensor, got list"),
+         "float32 or float64 Tensor, got dtype torch.int64"),
+        (torch.eye(2, dtype=torch.float16), 1.0, TypeError, "got dtype torch.float16"),
+        ([[1.0]], 1.0, TypeError, r"float32 or float64 Tensor, got list \[\[1.0\]\]"),
+        # Finiteness is checked before any linear algebra: eigvals of a float32 matrix
+        # with a NaN can kill the interpreter, and a NaN or inf gives an all-NaN matrix.
+        (torch.tensor([[1.0, float("nan")], [0.0, 1.0]]), 1.0, ValueError,
+         "matrix must be finite, got 1 NaN or infinite"),
+        (torch.tensor([[1.0, float("nan")], [0.0, 1.0]], dtype=F64), 1.0, ValueError,
+         "matrix must be finite"),
+        (torch.tensor([[float("-inf"), 0.0], [0.0, 1.0]]), 1.0, ValueError,
+         "matrix must be finite"),
         (torch.eye(2), -1.0, ValueError, "finite number > 0, got -1.0"),
         (torch.eye(2), float("nan"), ValueError, "finite number > 0, got nan"),
-        (torch.eye(2), "1", TypeError, "radius must be a number, got str"),
+        (torch.eye(2), "1", TypeError, "radius must be a real number, got str '1'"),
+        (torch.eye(2), True, TypeError, "radius must be a real number, got bool"),
+        (torch.eye(2), float("inf"), ValueError, "finite number > 0, got inf"),
         (torch.tensor([[0.0, 1.0], [0.0, 0.0]]), 1.0, ValueError, "nilpotent"),
     ],
 )
@@ -225,7 +236,7 @@ def test_geometric_rate_recovers_rate(rate, scale, length):
 @pytest.mark.parametrize(
     "distances, norms, match",
     [
-        ([0], [1.0], "same length >= 2"),
+        ([0], [1.0], "distances must have at least 2 values, got 1"),
         ([0, 1], [1.0, 2.0, 3.0], "same length"),
         ([0, 1], [1.0, 0.0], "> 0 to fit a geometric rate, got min 0 and 0 non-finite"),
         ([0, 1], [1.0, float("inf")], "got min 1 and 1 non-finite"),
@@ -234,4 +245,18 @@ def test_geometric_rate_recovers_rate(rate, scale, length):
 )
 def test_geometric_rate_bad_inputs(distances, norms, match):
     with pytest.raises(ValueError, match=match):
+        geometric_rate(distances, norms)
+
+
+@pytest.mark.parametrize(
+    "distances, norms, match",
+    [
+        (["a", "b"], [1.0, 2.0], "distances must hold real numbers, got str 'a'"),
+        ([0, 1], "12", "norms must be a list, array or tensor of real numbers, got str"),
+        ([True, False], [1.0, 2.0], "distances must hold real numbers, got bool True"),
+        (torch.tensor([0, 1]), torch.tensor([1 + 1j, 2j]), "norms must hold real numbers"),
+    ],
+)
+def test_geometric_rate_wrong_types(distances, norms, match):
+    with pytest.raises(TypeError, match=match):
         geometric_rate(distances, norms)
