@@ -19,36 +19,60 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from birnn_utils.validation import check_int, check_seed, describe
+
 __all__ = ["IGNORE_INDEX", "SequenceTask", "shifted_copy", "local_peak", "random_lengths"]
 
 IGNORE_INDEX = -100
+MAX_ELEMENTS = 10**8
+"""The largest one-hot ``x`` (``n * seq_len * vocab`` entries, 400 MB of float32) a task
+builds: the book's tasks are tiny, and a typo such as ``n=10**9`` should be an error, not
+an attempt to allocate terabytes."""
 
 
-class SequenceTask(NamedTuple):
-    """A batch of tagged sequences.
-
-    ``x``: (N, T, V) float32 one-hot of ``tokens``; ``y``: (N, T) int64 labels, ``-100``
-    where there is none; ``tokens``: (N, T) int64 in ``[0, V)``.
-    """
-
+class _SequenceTaskFields(NamedTuple):
     x: Tensor
     y: Tensor
     tokens: Tensor
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+class SequenceTask(_SequenceTaskFields):
+    """A batch of tagged sequences.
+
+    ``x``: (N, T, V) float32 one-hot of ``tokens``; ``y``: (N, T) int64 labels, ``-100``
+    where there is none; ``tokens``: (N, T) int64 in ``[0, V)``. Building one checks that
+    the three are tensors of matching shapes (N, T).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, x: Tensor, y: Tensor, tokens: Tensor) -> "SequenceTask":
+        for name, value in (("x", x), ("y", y), ("tokens", tokens)):
+            if not isinstance(value, Tensor):
+                raise TypeError(f"SequenceTask: {name} must be a Tensor, got {describe(value)}")
+        if x.dim() != 3 or y.dim() != 2 or tuple(x.shape[:2]) != tuple(y.shape) \
+                or tuple(tokens.shape) != tuple(y.shape):
+            raise ValueError(
+                f"SequenceTask: expected x (N, T, V), y (N, T) and tokens (N, T), got x "
+                f"{tuple(x.shape)}, y {tuple(y.shape)} and tokens {tuple(tokens.shape)}"
+            )
+        return super().__new__(cls, x, y, tokens)
+
+
+def _check_sizes(n: object, seq_len: object, vocab: object, seed: object) -> None:
+    n, seq_len = check_int("n", n, minimum=1), check_int("seq_len", seq_len, minimum=1)
+    vocab = check_int("vocab", vocab, minimum=2)
+    check_seed("seed", seed)
+    if n * seq_len * vocab > MAX_ELEMENTS:
+        raise ValueError(
+            f"n * seq_len * vocab must be <= {MAX_ELEMENTS:.0e} (the one-hot x), got "
+            f"n={n}, seq_len={seq_len}, vocab={vocab}: {n * seq_len * vocab:.3g} entries"
+        )
 
 
 def _random_tokens(n: int, seq_len: int, vocab: int, seed: int) -> Tensor:
     """(N, T) int64 tokens, uniform in ``[0, vocab)``, from a local generator."""
-    _check_int("n", n, 1)
-    _check_int("seq_len", seq_len, 1)
-    _check_int("vocab", vocab, 2)
-    _check_int("seed", seed, 0)
+    _check_sizes(n, seq_len, vocab, seed)
     generator = torch.Generator().manual_seed(seed)
     return torch.randint(vocab, (n, seq_len), generator=generator)
 
@@ -63,11 +87,11 @@ def shifted_copy(n: int, seq_len: int, vocab: int, shift: int, seed: int = 0) ->
     Steps whose source ``t + shift`` falls outside ``[0, T)`` are unlabelled (-100).
     ``V = vocab`` classes. Needs ``|shift| < seq_len`` so that some step has a label.
     """
-    tokens = _random_tokens(n, seq_len, vocab, seed)
-    if not isinstance(shift, int) or isinstance(shift, bool):
-        raise TypeError(f"shift must be an int, got {type(shift).__name__}")
+    _check_sizes(n, seq_len, vocab, seed)
+    check_int("shift", shift)
     if abs(shift) >= seq_len:
         raise ValueError(f"|shift| must be < seq_len={seq_len}, got shift={shift}")
+    tokens = _random_tokens(n, seq_len, vocab, seed)
     y = torch.full_like(tokens, IGNORE_INDEX)  # (N, T)
     if shift >= 0:
         y[:, : seq_len - shift] = tokens[:, shift:]
@@ -84,13 +108,14 @@ def local_peak(n: int, seq_len: int, vocab: int = 8, seed: int = 0,
     on both sides, else 0; the first and last ``radius`` steps (incomplete windows) are
     unlabelled (-100). Needs ``seq_len >= 2 * radius + 1``.
     """
-    _check_int("radius", radius, 1)
-    tokens = _random_tokens(n, seq_len, vocab, seed)
+    check_int("radius", radius, minimum=1)
+    _check_sizes(n, seq_len, vocab, seed)
     width = 2 * radius + 1
     if seq_len < width:
         raise ValueError(
             f"seq_len must be >= 2 * radius + 1 = {width} for radius={radius}, got {seq_len}"
         )
+    tokens = _random_tokens(n, seq_len, vocab, seed)
     windows = tokens.unfold(1, width, 1)  # (N, T - 2r, 2r + 1), centred on t = r..T-r-1
     centre = windows[..., radius]  # (N, T - 2r)
     neighbours = torch.cat([windows[..., :radius], windows[..., radius + 1 :]], dim=-1)
@@ -101,10 +126,10 @@ def local_peak(n: int, seq_len: int, vocab: int = 8, seed: int = 0,
 
 def random_lengths(n: int, min_len: int, max_len: int, seed: int = 0) -> Tensor:
     """(N,) int64 sequence lengths, uniform in ``[min_len, max_len]`` (both included)."""
-    _check_int("n", n, 1)
-    _check_int("min_len", min_len, 1)
-    _check_int("max_len", max_len, 1)
-    _check_int("seed", seed, 0)
+    check_int("n", n, minimum=1, maximum=MAX_ELEMENTS)
+    check_int("min_len", min_len, minimum=1)
+    check_int("max_len", max_len, minimum=1)
+    check_seed("seed", seed)
     if min_len > max_len:
         raise ValueError(f"min_len must be <= max_len, got min_len={min_len} > max_len={max_len}")
     generator = torch.Generator().manual_seed(seed)

@@ -8,11 +8,13 @@ text alternative that nbval can compare.
 
 from matplotlib.figure import Figure
 
+from birnn_utils.validation import describe
+
 
 def figure_text(fig: Figure) -> str:
     """One line naming the figure by its titles: ``"Figure: title; axes title; ..."``."""
     if not isinstance(fig, Figure):
-        raise TypeError(f"figure_text expects a matplotlib Figure, got {type(fig).__name__}")
+        raise TypeError(f"figure_text: fig must be a matplotlib Figure, got {describe(fig)}")
     titles = []
     if fig._suptitle is not None and fig._suptitle.get_text():
         titles.append(fig._suptitle.get_text())

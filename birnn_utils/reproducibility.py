@@ -6,6 +6,9 @@ import numpy as np
 import torch
 
 from birnn_utils.display import install_figure_text
+from birnn_utils.validation import check_int, check_seed
+
+MAX_THREADS = 1024
 
 
 def make_deterministic(seed: int = 0, threads: int = 1) -> None:
@@ -15,13 +18,12 @@ def make_deterministic(seed: int = 0, threads: int = 1) -> None:
     float32 reductions in the same order whatever machine runs the notebook. Inside a
     notebook it also stores each figure's titles as its text form instead of matplotlib's
     ``<Figure size ...>`` repr (see ``birnn_utils.display``).
+
+    ``seed`` must be in ``[0, 2**32 - 1]``, the range all of ``random``, NumPy and torch
+    accept; both arguments are checked before any generator or setting is touched.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not isinstance(threads, int) or isinstance(threads, bool):
-        raise TypeError(f"threads must be an int, got {type(threads).__name__}")
-    if threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    seed = check_seed("seed", seed)
+    threads = check_int("threads", threads, minimum=1, maximum=MAX_THREADS)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from birnn_utils.cells import RECURRENT_TYPES, state_size
+from birnn_utils.validation import check_bool, check_int, check_tensor, describe
 
 __all__ = ["reverse_direction", "reverse_sequence", "merge_directions", "first_layers"]
 
@@ -32,16 +33,7 @@ def _base_class(module, what: str = "module") -> type:
     for cls in RECURRENT_TYPES:
         if isinstance(module, cls):
             return cls
-    raise TypeError(f"{what} must be an nn.RNN, nn.GRU or nn.LSTM, got {type(module).__name__}")
-
-
-def _check_int(value, name: str, low: int, high: int) -> int:
-    """``value`` as an int in ``[low, high)``; TypeError/ValueError otherwise."""
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if not low <= value < high:
-        raise ValueError(f"{name} must be in [{low}, {high - 1}], got {value}")
-    return int(value)
+    raise TypeError(f"{what} must be an nn.RNN, nn.GRU or nn.LSTM, got {describe(module)}")
 
 
 def _new_module(like, *, input_size: int, num_layers: int, bidirectional: bool):
@@ -117,9 +109,8 @@ def reverse_direction(module, layer: int = 0, share: bool = True):
             f"module must be bidirectional (bidirectional=True) to have a reverse direction, "
             f"got a unidirectional {type(module).__name__}"
         )
-    layer = _check_int(layer, "layer", 0, module.num_layers)
-    if not isinstance(share, bool):
-        raise TypeError(f"share must be a bool, got {type(share).__name__} {share!r}")
+    layer = check_int("layer", layer, minimum=0, maximum=module.num_layers - 1)
+    check_bool("share", share)
 
     input_size = module.input_size if layer == 0 else 2 * state_size(module)
     rev = _new_module(module, input_size=input_size, num_layers=1, bidirectional=False)
@@ -143,11 +134,11 @@ def _lengths_tensor(lengths, batch: int, steps: int) -> torch.Tensor:
     elif isinstance(lengths, Sequence) and not isinstance(lengths, str):
         bad = [v for v in lengths if not isinstance(v, Integral) or isinstance(v, bool)]
         if bad:
-            raise TypeError(f"lengths must hold ints, got {type(bad[0]).__name__} {bad[0]!r}")
+            raise TypeError(f"lengths must hold ints, got {describe(bad[0])}")
         values = torch.tensor([int(v) for v in lengths], dtype=torch.int64)
     else:
         raise TypeError(
-            f"lengths must be a 1-D integer tensor or a list of ints, got {type(lengths).__name__}"
+            f"lengths must be a 1-D integer tensor or a list of ints, got {describe(lengths)}"
         )
     if values.numel() != batch:
         raise ValueError(
@@ -171,10 +162,8 @@ def reverse_sequence(x: torch.Tensor, lengths=None, batch_first: bool = False) -
     step ``lengths[b] - 1 - t``; padding steps stay where they are. Differentiable, and its
     own inverse: ``reverse_sequence(reverse_sequence(x, L), L)`` is ``x``.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not isinstance(batch_first, bool):
-        raise TypeError(f"batch_first must be a bool, got {type(batch_first).__name__}")
+    check_tensor("x", x)
+    check_bool("batch_first", batch_first)
     if x.dim() < 2:
         layout = "(B, T, *)" if batch_first else "(T, B, *)"
         raise ValueError(f"x must have at least 2 dims {layout}, got shape {tuple(x.shape)}")
@@ -245,9 +234,8 @@ def first_layers(module, num_layers: int, share: bool = True):
     copied, as in ``reverse_direction``.
     """
     _base_class(module)
-    num_layers = _check_int(num_layers, "num_layers", 1, module.num_layers + 1)
-    if not isinstance(share, bool):
-        raise TypeError(f"share must be a bool, got {type(share).__name__} {share!r}")
+    num_layers = check_int("num_layers", num_layers, minimum=1, maximum=module.num_layers)
+    check_bool("share", share)
     head = _new_module(
         module,
         input_size=module.input_size,

@@ -22,7 +22,7 @@ def test_untitled_figure_and_bad_input():
     fig = plt.figure()
     assert figure_text(fig) == "Figure (untitled)"
     plt.close(fig)
-    with pytest.raises(TypeError, match="matplotlib Figure, got Axes"):
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure, got Axes"):
         figure_text(plt.axes())
     plt.close("all")
 
