@@ -23,6 +23,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from birnn_utils.validation import describe
+
 __all__ = [
     "ParameterRow",
     "ParameterTable",
@@ -37,7 +39,7 @@ __all__ = [
 
 def _check_module(module: object, func: str) -> None:
     if not isinstance(module, nn.Module):
-        raise TypeError(f"{func}() expects an nn.Module, got {type(module).__name__}")
+        raise TypeError(f"{func}(): module must be an nn.Module, got {describe(module)}")
 
 
 def _select(module: nn.Module, patterns: tuple, func: str) -> dict[str, nn.Parameter]:
@@ -49,7 +51,7 @@ def _select(module: nn.Module, patterns: tuple, func: str) -> dict[str, nn.Param
     for pattern in patterns:
         if not isinstance(pattern, str):
             raise TypeError(
-                f"{func}() patterns must be strings, got {type(pattern).__name__} {pattern!r}; "
+                f"{func}() patterns must be strings, got {describe(pattern)}; "
                 f"pass several patterns as separate arguments: {func}(module, 'a.*', 'b.*')"
             )
     params = dict(module.named_parameters())
@@ -90,13 +92,46 @@ def unfreeze(module: nn.Module, *patterns: str) -> list[str]:
     return _set_requires_grad(module, patterns, True, "unfreeze")
 
 
-class ParameterRow(NamedTuple):
-    """One parameter: its name, shape, number of elements and whether it trains."""
-
+class _ParameterRowFields(NamedTuple):
     name: str
     shape: tuple[int, ...]
     count: int
     trainable: bool
+
+
+class ParameterRow(_ParameterRowFields):
+    """One parameter: its name, shape, number of elements and whether it trains.
+
+    The fields are checked: a str, a tuple of ints >= 0, their product, a bool.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, name: str, shape: tuple[int, ...], count: int,
+                trainable: bool) -> ParameterRow:
+        if not isinstance(name, str):
+            raise TypeError(f"ParameterRow: name must be a str, got {describe(name)}")
+        if isinstance(shape, torch.Size):
+            shape = tuple(shape)
+        if not isinstance(shape, tuple) or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in shape
+        ):
+            raise TypeError(f"ParameterRow: shape must be a tuple of ints, got {describe(shape)}")
+        if any(s < 0 for s in shape):
+            raise ValueError(f"ParameterRow: shape must hold sizes >= 0, got {shape}")
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise TypeError(f"ParameterRow: count must be an int, got {describe(count)}")
+        expected = 1
+        for size in shape:
+            expected *= size
+        if count != expected:
+            raise ValueError(
+                f"ParameterRow: count must be the number of elements of shape {shape} "
+                f"({expected}), got {count}"
+            )
+        if not isinstance(trainable, bool):
+            raise TypeError(f"ParameterRow: trainable must be a bool, got {describe(trainable)}")
+        return super().__new__(cls, name, shape, count, trainable)
 
 
 class ParameterTable:
@@ -106,7 +141,15 @@ class ParameterTable:
     """
 
     def __init__(self, rows: Iterable[ParameterRow]):
-        self.rows: tuple[ParameterRow, ...] = tuple(rows)
+        if isinstance(rows, str | bytes) or not isinstance(rows, Iterable):
+            raise TypeError(f"ParameterTable: rows must be an iterable of ParameterRow, "
+                            f"got {describe(rows)}")
+        rows = tuple(rows)
+        bad = [r for r in rows if not isinstance(r, ParameterRow)]
+        if bad:
+            raise TypeError(f"ParameterTable: rows must hold ParameterRow objects, "
+                            f"got {describe(bad[0])}")
+        self.rows: tuple[ParameterRow, ...] = rows
 
     @property
     def trainable_count(self) -> int:
@@ -192,12 +235,13 @@ def _resolve_names(module: nn.Module, names: Iterable[str] | None, func: str) ->
     if isinstance(names, str) or not isinstance(names, Iterable):
         raise TypeError(
             f"{func}() names must be an iterable of parameter names (e.g. a list), "
-            f"got {type(names).__name__} {names!r}"
+            f"got {describe(names)}"
         )
     names = list(names)
     bad_types = [n for n in names if not isinstance(n, str)]
     if bad_types:
-        raise TypeError(f"{func}() names must be strings, got {bad_types!r}")
+        raise TypeError(f"{func}() names must be strings, got {describe(bad_types[0])} "
+                        f"in {describe(names)}")
     unknown = [n for n in names if n not in params]
     if unknown:
         raise ValueError(
@@ -234,9 +278,15 @@ def changed_parameters(before: dict[str, torch.Tensor], module: nn.Module) -> li
     _check_module(module, "changed_parameters")
     if not isinstance(before, dict):
         raise TypeError(
-            "changed_parameters() expects the dict returned by snapshot(), "
-            f"got {type(before).__name__}"
+            "changed_parameters(): before must be the dict returned by snapshot(), "
+            f"got {describe(before)}"
         )
+    for name, old in before.items():
+        if not isinstance(name, str) or not isinstance(old, torch.Tensor):
+            raise TypeError(
+                "changed_parameters(): before must map parameter names (str) to tensors, "
+                f"as snapshot() returns, got {describe(name)}: {describe(old)}"
+            )
     params = dict(module.named_parameters())
     changed = []
     for name, old in before.items():

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from birnn_utils.freezing import (
+    ParameterRow,
     ParameterTable,
     assert_unchanged,
     changed_parameters,
@@ -121,7 +122,7 @@ def test_bad_patterns_raise_and_change_nothing(func, args, error, message):
 
 @pytest.mark.parametrize("func", [freeze, unfreeze, trainable_parameters])
 def test_non_module_is_a_type_error(func):
-    with pytest.raises(TypeError, match="expects an nn.Module, got Tensor"):
+    with pytest.raises(TypeError, match="module must be an nn.Module, got Tensor"):
         func(torch.zeros(2))
 
 
@@ -353,7 +354,7 @@ def test_assert_unchanged_needs_something_to_watch():
     with pytest.raises(ValueError, match="no frozen parameter"):
         with assert_unchanged(nn.Linear(2, 1)):
             pass  # pragma: no cover - never entered
-    with pytest.raises(TypeError, match="expects an nn.Module"):
+    with pytest.raises(TypeError, match="module must be an nn.Module"):
         with assert_unchanged("model"):
             pass  # pragma: no cover - never entered
 
@@ -362,7 +363,40 @@ def test_changed_parameters_bad_inputs():
     model = nn.Linear(2, 1)
     with pytest.raises(TypeError, match="dict returned by snapshot"):
         changed_parameters(list(model.parameters()), model)
-    with pytest.raises(TypeError, match="expects an nn.Module"):
+    with pytest.raises(TypeError, match="module must be an nn.Module"):
         changed_parameters(snapshot(model), {"weight": model.weight})
-    with pytest.raises(TypeError, match="expects an nn.Module"):
+    with pytest.raises(TypeError, match="module must be an nn.Module"):
         snapshot([model])
+
+
+def test_changed_parameters_refuses_a_dict_that_snapshot_did_not_make():
+    model = nn.GRU(2, 3)
+    with pytest.raises(TypeError, match=r"before must map parameter names \(str\) to tensors"):
+        changed_parameters({"weight_ih_l0": 1.0}, model)  # used to be an AttributeError
+    with pytest.raises(TypeError, match="got int 0: "):
+        changed_parameters({0: model.weight_ih_l0}, model)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        ((3, (2,), 2, True), TypeError, "name must be a str, got int 3"),
+        (("w", [2], 2, True), TypeError, r"shape must be a tuple of ints, got list \[2\]"),
+        (("w", (True,), 1, True), TypeError, "shape must be a tuple of ints"),
+        (("w", (-2,), -2, True), ValueError, "sizes >= 0"),
+        (("w", (2, 3), 5, True), ValueError, r"number of elements of shape \(2, 3\) \(6\), got 5"),
+        (("w", (2,), 2.0, True), TypeError, "count must be an int, got float"),
+        (("w", (2,), 2, "yes"), TypeError, "trainable must be a bool, got str 'yes'"),
+    ],
+)
+def test_parameter_row_checks_its_fields(args, error, message):
+    with pytest.raises(error, match=message):
+        ParameterRow(*args)
+
+
+def test_parameter_table_checks_its_rows():
+    assert ParameterRow("w", torch.Size([2, 3]), 6, True).shape == (2, 3)
+    with pytest.raises(TypeError, match="rows must be an iterable of ParameterRow, got int"):
+        ParameterTable(3)
+    with pytest.raises(TypeError, match=r"rows must hold ParameterRow objects, got tuple"):
+        ParameterTable([("w", (2,), 2, True)])
