@@ -1,0 +1,84 @@
+"""A unidirectional tagger with a delayed output: it reads ``d`` steps ahead, then answers.
+
+Before bidirectional networks, the way to give a forward RNN some future context was to
+delay its output (Schuster and Paliwal 1997 compare against it): the answer for step t is
+read off the state after step ``t + d``, which has seen ``x_1, ..., x_{t+d}``. A delay buys
+exactly ``d`` steps of look-ahead, at the price of ``d`` steps of latency and of having to
+carry the evidence about step t for ``d`` more steps.
+
+:class:`DelayedTagger` appends ``d`` zero frames to the input, runs a forward GRU (or RNN,
+LSTM) over the ``T + d`` steps and returns the head's logits at steps ``d, ..., T + d - 1``,
+so that logit ``t`` is aligned with label ``t`` (shape (N, T, C), like
+:class:`birnn_utils.training.SequenceTagger`, so ``training.fit`` and ``training.accuracy``
+apply unchanged). With ``delay=0`` it is a plain forward tagger.
+
+:func:`local_peak_ceiling` is the best accuracy that *any* model can reach on
+:func:`birnn_utils.data.local_peak` when it has read only ``lookahead`` tokens past the
+one it labels: the ceiling that a delay of ``d`` steps raises, and that only ``d >= radius``
+removes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from birnn_utils.validation import check_choice, check_int, check_tensor
+
+__all__ = ["DelayedTagger", "local_peak_ceiling"]
+
+_CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+class DelayedTagger(nn.Module):
+    """Forward RNN tagger whose output for step t is read after step ``t + delay``.
+
+    ``forward``: x (N, T, I) -> logits (N, T, C), where logits[:, t] depends on
+    x[:, : t + delay + 1] only (steps past the end read as zeros). ``.rnn`` is a batch-first
+    unidirectional ``nn.GRU`` (or ``nn.RNN``/``nn.LSTM``) and ``.head`` an ``nn.Linear(H, C)``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_classes: int, delay: int,
+                 cell: str = "gru"):
+        super().__init__()
+        input_size = check_int("input_size", input_size, minimum=1)
+        hidden_size = check_int("hidden_size", hidden_size, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        self.delay = check_int("delay", delay, minimum=0)
+        check_choice("cell", cell, sorted(_CELLS))
+        self.rnn = _CELLS[cell](input_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_tensor("x", x, dim=3, floating=True)
+        if x.shape[-1] != self.rnn.input_size:
+            raise ValueError(f"x must have {self.rnn.input_size} features in its last "
+                             f"dimension, got shape {tuple(x.shape)}")
+        n, steps, features = x.shape
+        tail = x.new_zeros(n, self.delay, features)  # (N, d, I): "nothing more to read"
+        states, _ = self.rnn(torch.cat([x, tail], dim=1))  # (N, T + d, H)
+        return self.head(states[:, self.delay : self.delay + steps])  # (N, T, C)
+
+
+def local_peak_ceiling(vocab: int, radius: int, lookahead: int) -> float:
+    """Bayes-optimal accuracy on ``local_peak(vocab=vocab, radius=radius)`` for a predictor
+    that sees the ``radius`` tokens before step t, the token at t and ``lookahead`` tokens
+    after it (tokens i.i.d. uniform on ``[0, V)``).
+
+    With ``k = min(lookahead, radius)`` seen right neighbours and ``m = radius - k`` unseen,
+    given the centre ``c``: if a seen neighbour is ``>= c`` the answer is surely 0; else
+    (probability ``(c/V)^(radius + k)``) it is a peak with probability ``q = (c/V)^m`` and
+    the best guess is right with probability ``max(q, 1 - q)``. Averaged over ``c``. Equals
+    1 for ``lookahead >= radius``.
+    """
+    vocab = check_int("vocab", vocab, minimum=2)
+    radius = check_int("radius", radius, minimum=1)
+    lookahead = check_int("lookahead", lookahead, minimum=0)
+    k = min(lookahead, radius)
+    total = 0.0
+    for c in range(vocab):
+        below = c / vocab  # P(one neighbour < c)
+        all_seen_below = below ** (radius + k)
+        q = below ** (radius - k)
+        total += (1 - all_seen_below) + all_seen_below * max(q, 1 - q)
+    return total / vocab
