@@ -195,10 +195,10 @@ def gru_cell(
             f"gru_cell: w_ih has {w_ih.shape[0]} rows, expected 3*H={3 * h.shape[1]} (from h)"
         )
     x_r, x_z, x_n = F.linear(x, w_ih, b_ih).chunk(3, dim=1)  # each (B, H)
-    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, dim=1)  # each (B, H)
+    h_r, h_z, q = F.linear(h, w_hh, b_hh).chunk(3, dim=1)  # each (B, H); q = W_hn h + b_hn
     r = torch.sigmoid(x_r + h_r)
     z = torch.sigmoid(x_z + h_z)
-    n = torch.tanh(x_n + r * h_n)  # b_hn sits inside the reset product
+    n = torch.tanh(x_n + r * q)  # b_hn sits inside the reset product
     return (1 - z) * n + z * h
 
 
