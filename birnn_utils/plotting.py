@@ -5,12 +5,21 @@ Every artist of a diagram carries a ``gid`` (``"input"``, ``"state"``, ``"output
 Okabe-Ito palette, which stays distinguishable under the common colour-vision deficiencies.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from birnn_utils.validation import (
+    check_bool,
+    check_int,
+    check_mapping,
+    check_real_vector,
+    check_str,
+    describe,
+)
 
 # Okabe-Ito colours: (edge, face) per kind of node.
 COLORS = {
@@ -25,18 +34,22 @@ _BOX_W, _BOX_H = 0.62, 0.5
 
 
 def _check_steps(steps) -> int:
-    if not isinstance(steps, int) or isinstance(steps, bool):
-        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
+    steps = check_int("steps", steps)
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
     return steps
+
+
+def _check_ax(ax) -> None:
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {describe(ax)}")
 
 
 def _get_ax(ax, figsize) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     elif not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {describe(ax)}")
     return ax
 
 
@@ -92,6 +105,7 @@ def draw_unrolled_rnn(steps: int = 4, ax: Axes | None = None) -> Axes:
     ``output``) and 3T arrows (gid ``arrow-input``, ``arrow-forward``, ``arrow-output``).
     """
     steps = _check_steps(steps)
+    _check_ax(ax)
     dx, y_in, y_h, y_out = 1.3, 0.0, 1.2, 2.4
     ax = _get_ax(ax, figsize=_figsize(steps * dx + 1.2, y_out + 1.0))
     fwd_edge = COLORS["forward"][0]
@@ -118,6 +132,7 @@ def draw_unrolled_birnn(steps: int = 4, ax: Axes | None = None) -> Axes:
     instead of ``state``).
     """
     steps = _check_steps(steps)
+    _check_ax(ax)
     # The two state rows are staggered left/right of each column so that the arrows
     # x_t -> <-h_t and ->h_t -> y_t pass beside, not through, the other row's box.
     dx, shift = 1.6, 0.36
@@ -154,23 +169,17 @@ def draw_unrolled_birnn(steps: int = 4, ax: Axes | None = None) -> Axes:
 
 
 def _as_float_array(values, name: str) -> np.ndarray:
-    if hasattr(values, "detach"):  # a torch tensor, possibly requiring grad
-        values = values.detach().cpu().numpy()
-    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
-        raise TypeError(f"{name} must be a sequence of numbers, got {type(values).__name__}")
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a sequence of numbers, got {values!r}") from e
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    return array
+    """1-D finite float64 values (a list, tuple, array or tensor of real numbers)."""
+    if isinstance(values, list | tuple) and any(isinstance(v, list | tuple) for v in values):
+        raise ValueError(f"{name} must be one-dimensional, got {describe(values)}")
+    return check_real_vector(name, values)
 
 
 def _check_mapping(mapping, name: str) -> None:
     if not isinstance(mapping, Mapping):
         raise TypeError(f"{name} must be a mapping from label to values, got "
-                        f"{type(mapping).__name__}")
+                        f"{describe(mapping)}")
+    check_mapping(name, mapping, nonempty=False)
     if not mapping:
         raise ValueError(f"{name} is empty: give at least one label -> values entry")
 
@@ -182,18 +191,24 @@ def plot_history(histories: Mapping, metric: str = "loss", ax: Axes | None = Non
     list of per-epoch values (e.g. ``birnn_utils.training.History``).
     """
     _check_mapping(histories, "histories")
-    if not isinstance(metric, str):
-        raise TypeError(f"metric must be a str, got {type(metric).__name__}")
+    check_str("metric", metric)
+    _check_ax(ax)
     curves = {}
     for label, history in histories.items():
+        available = sorted(k for k, v in vars(history).items() if isinstance(v, list)) \
+            if hasattr(history, "__dict__") else []
+        if not available:
+            raise TypeError(
+                f"histories[{label!r}] must be a History-like object with one list attribute "
+                f"per metric (e.g. birnn_utils.training.History), got {describe(history)}"
+            )
         if not hasattr(history, metric):
-            available = sorted(k for k, v in vars(history).items() if isinstance(v, list)) \
-                if hasattr(history, "__dict__") else []
-            raise ValueError(f"unknown metric {metric!r} for history {label!r}; "
-                             f"expected one of {available}")
-        values = _as_float_array(getattr(history, metric), f"{label!r}.{metric}")
+            raise ValueError(f"unknown metric {metric!r} for history {label!r} "
+                             f"(histories[{label!r}]); expected one of {available}")
+        name = f"histories[{label!r}].{metric}"
+        values = _as_float_array(getattr(history, metric), name)
         if values.size == 0:
-            raise ValueError(f"history {label!r} has no values for {metric!r}")
+            raise ValueError(f"{name}: history {label!r} has no values for {metric!r}")
         curves[label] = values
     ax = _get_ax(ax, figsize=(6, 3.5))
     for i, (label, values) in enumerate(curves.items()):
@@ -215,8 +230,8 @@ def plot_grad_norms(distances, norms: Mapping, ax: Axes | None = None, log: bool
     """
     xs = _as_float_array(distances, "distances")
     _check_mapping(norms, "norms")
-    if not isinstance(log, bool):
-        raise TypeError(f"log must be a bool, got {type(log).__name__}")
+    check_bool("log", log)
+    _check_ax(ax)
     curves = {}
     for label, values in norms.items():
         ys = _as_float_array(values, f"norms[{label!r}]")

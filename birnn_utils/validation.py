@@ -15,7 +15,7 @@ Each check returns the value, normalised (``int``, ``float``), so a caller can w
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -206,8 +206,9 @@ def check_like(name: str, value: torch.Tensor, other_name: str, other: torch.Ten
 
 def check_real_vector(name: str, value: Any, *, finite: bool = True,
                       min_length: int = 0) -> np.ndarray:
-    """``value`` as a 1-D float64 NumPy array: a list/tuple of real numbers, a 1-D array or
-    tensor of a real (not bool, not complex) dtype. Bools and strings are refused."""
+    """``value`` as a 1-D float64 NumPy array: a sequence (list, tuple, range) of real
+    numbers, or a 1-D array or tensor of a real (not bool, not complex) dtype. Bools and
+    strings are refused; so are NaN and ±inf unless ``finite=False``."""
     if isinstance(value, torch.Tensor):
         if value.dtype == torch.bool or value.is_complex():
             raise TypeError(f"{name} must hold real numbers, got {describe(value)}")
@@ -216,7 +217,7 @@ def check_real_vector(name: str, value: Any, *, finite: bool = True,
         if value.dtype.kind not in "iuf":
             raise TypeError(f"{name} must hold real numbers, got ndarray of dtype {value.dtype}")
         array = value.astype(np.float64)
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
         bad = [v for v in value if not isinstance(v, Real) or isinstance(v, bool)]
         if bad:
             raise TypeError(f"{name} must hold real numbers, got {describe(bad[0])} "

@@ -128,17 +128,27 @@ def test_plot_history_lines_equal_data():
         ({}, "loss", ValueError, "histories is empty"),
         ([FakeHistory([1.0])], "loss", TypeError, "histories must be a mapping"),
         ({"a": FakeHistory([1.0])}, "perplexity", ValueError,
-         r"unknown metric 'perplexity' for history 'a'; expected one of \['accuracy', 'loss'\]"),
+         r"unknown metric 'perplexity' for history 'a' \(histories\['a'\]\); "
+         r"expected one of \['accuracy', 'loss'\]"),
         ({"a": FakeHistory([1.0])}, 3, TypeError, "metric must be a str"),
         ({"a": FakeHistory([])}, "loss", ValueError, "no values for 'loss'"),
         ({"a": FakeHistory([[1.0, 2.0]])}, "loss", ValueError, "one-dimensional"),
-        ({"a": FakeHistory("abc")}, "loss", TypeError, "sequence of numbers, got str"),
-        ({"a": FakeHistory(["x"])}, "loss", TypeError, "sequence of numbers"),
+        ({"a": FakeHistory("abc")}, "loss", TypeError,
+         r"histories\['a'\].loss must be a list, array or tensor of real numbers, got str"),
+        ({"a": FakeHistory(["x"])}, "loss", TypeError, "must hold real numbers, got str 'x'"),
+        ({"a": FakeHistory([True, False])}, "loss", TypeError, "got bool True"),
+        ({"a": FakeHistory([1.0, float("nan")])}, "loss", ValueError,
+         r"histories\['a'\].loss must be finite, got 1 NaN"),
+        ({"a": {"loss": [1.0]}}, "loss", TypeError,  # a dict is not a History
+         r"histories\['a'\] must be a History-like object .* got dict"),
+        ({"a": FakeHistory([1.0])}, "", ValueError, "metric must be a non-empty str"),
+        ({"a": FakeHistory([1.0])}, "loss", TypeError, "ax must be a matplotlib Axes"),
     ],
 )
 def test_plot_history_bad_inputs(histories, metric, error, match):
+    ax = "axes" if "Axes" in match else None
     with pytest.raises(error, match=match):
-        plot_history(histories, metric)
+        plot_history(histories, metric, ax=ax)
     assert plt.get_fignums() == []  # nothing drawn when the input is refused
 
 
@@ -166,7 +176,10 @@ def test_plot_grad_norms_lines_equal_data(values, log):
         ([0, 1], {"a": [1.0, 0.0]}, {}, ValueError, "log scale"),
         ([0, 1], {}, {}, ValueError, "norms is empty"),
         ([0, 1], [1.0, 0.5], {}, TypeError, "norms must be a mapping"),
-        (5, {"a": [1.0]}, {}, TypeError, "distances must be a sequence of numbers, got int"),
+        (5, {"a": [1.0]}, {}, TypeError,
+         "distances must be a list, array or tensor of real numbers, got int 5"),
+        ([0, 1], {"a": [1.0, float("nan")]}, {}, ValueError, r"norms\['a'\] must be finite"),
+        ([0, float("inf")], {"a": [1.0, 1.0]}, {}, ValueError, "distances must be finite"),
         ([0, 1], {"a": [1.0, 0.5]}, {"log": "yes"}, TypeError, "log must be a bool"),
         ([0, 1], {"a": [1.0, 0.5]}, {"ax": 1}, TypeError, "ax must be a matplotlib Axes"),
     ],
