@@ -7,8 +7,9 @@ records them with :func:`torch.autograd.graph.saved_tensors_hooks`::
 
     with SavedTensors(exclude=model.parameters()) as saved:
         loss = model(x).sum()
-    saved.nbytes   # bytes of the distinct storages saved in the block, parameters excluded
-    saved.count    # how many times a tensor was saved (the same tensor may be saved twice)
+    saved.nbytes       # bytes of the distinct storages saved in the block, parameters excluded
+    saved.live_nbytes  # of those, the bytes a graph still holds now (0 after backward())
+    saved.count        # how many times a tensor was saved (the same one may be saved twice)
 
 The counts are deterministic: they depend on the operations and the shapes, not on timing.
 Parameters are usually excluded because they are in memory anyway; what freezing and
@@ -42,13 +43,30 @@ def _storage_key(t: Tensor) -> tuple[int, int]:
     return storage.data_ptr(), storage.nbytes()
 
 
+class _Held:
+    """What autograd stores instead of a saved tensor: the tensor, and a note to the meter
+    when autograd drops it (after ``backward()``, or when the graph is garbage)."""
+
+    __slots__ = ("tensor", "key", "meter")
+
+    def __init__(self, tensor: Tensor, key: tuple[int, int], meter: SavedTensors):
+        self.tensor, self.key, self.meter = tensor, key, meter
+
+    def __del__(self) -> None:
+        self.meter._release(self.key)
+
+
 class SavedTensors:
     """Context manager recording every tensor autograd saves for backward inside the block.
 
-    ``exclude``: tensors (e.g. ``model.parameters()``) whose storage is not counted in
-    :attr:`nbytes`; they are still listed in :attr:`records`, marked ``excluded``. The
-    saved tensors are passed through unchanged, so results and gradients are exactly what
-    they would be without the meter. Inside ``torch.no_grad()`` nothing is saved.
+    ``exclude``: tensors (e.g. ``model.parameters()``) whose storage is not counted in the
+    byte totals; they are still listed in :attr:`records`, marked ``excluded``. The saved
+    tensors are handed back unchanged, so results and gradients are exactly what they
+    would be without the meter. Inside ``torch.no_grad()`` nothing is saved.
+
+    - :attr:`nbytes`: bytes of the distinct storages saved in the block;
+    - :attr:`live_nbytes`: bytes of those still held by a graph *now*: a graph that nothing
+      references any more is freed at once, and ``backward()`` frees what it used.
     """
 
     def __init__(self, exclude: Iterable[Tensor] = ()):
@@ -63,33 +81,42 @@ class SavedTensors:
             raise TypeError(f"exclude must contain only tensors, got {', '.join(bad)}")
         self._excluded = {_storage_key(t) for t in exclude}
         self.records: list[SavedRecord] = []
-        self._storages: dict[tuple[int, int], bool] = {}  # key -> excluded
-        self._alive: list[Tensor] = []  # keeps storages alive, so addresses stay unique
+        self._live: dict[tuple[int, int], int] = {}  # storage -> saved copies still held
+        self._nbytes = self._excluded_nbytes = 0
         self._hooks = None
 
-    def _pack(self, t: Tensor) -> Tensor:
+    def _pack(self, t: Tensor) -> _Held:
         key = _storage_key(t)
         excluded = key in self._excluded
         self.records.append(SavedRecord(tuple(t.shape), t.dtype, key[1], excluded))
-        self._storages.setdefault(key, excluded)
-        self._alive.append(t)
-        return t
+        if not self._live.get(key):  # a storage not held yet: new bytes
+            if excluded:
+                self._excluded_nbytes += key[1]
+            else:
+                self._nbytes += key[1]
+        self._live[key] = self._live.get(key, 0) + 1
+        # Hold a detached alias (same storage): holding ``t`` itself would tie a saved
+        # output to its own grad_fn in a cycle that is never freed.
+        return _Held(t.detach(), key, self)
 
     @staticmethod
-    def _unpack(t: Tensor) -> Tensor:
-        return t
+    def _unpack(held: _Held) -> Tensor:
+        return held.tensor
+
+    def _release(self, key: tuple[int, int]) -> None:
+        self._live[key] -= 1
 
     def __enter__(self) -> SavedTensors:
         if self._hooks is not None:
             raise RuntimeError("this SavedTensors is already active; use a new one")
-        self.records, self._storages, self._alive = [], {}, []
+        if self.records:
+            raise RuntimeError("this SavedTensors was used already; use a new one")
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
         self._hooks.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         hooks, self._hooks = self._hooks, None
-        self._alive = []
         hooks.__exit__(*exc_info)
 
     @property
@@ -99,14 +126,21 @@ class SavedTensors:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the distinct storages saved, not counting the excluded ones."""
-        return sum(key[1] for key, excluded in self._storages.items() if not excluded)
+        """Bytes of the distinct storages saved in the block, not counting excluded ones.
+
+        A storage saved again after every graph holding it was freed counts again."""
+        return self._nbytes
 
     @property
     def excluded_nbytes(self) -> int:
         """Bytes of the distinct excluded storages that were saved (e.g. parameters)."""
-        return sum(key[1] for key, excluded in self._storages.items() if excluded)
+        return self._excluded_nbytes
+
+    @property
+    def live_nbytes(self) -> int:
+        """Bytes of the saved, not excluded storages that a graph still holds now."""
+        return sum(key[1] for key, n in self._live.items() if n and key not in self._excluded)
 
     def __repr__(self) -> str:
         return (f"SavedTensors(count={self.count}, nbytes={self.nbytes:,}, "
-                f"excluded_nbytes={self.excluded_nbytes:,})")
+                f"live_nbytes={self.live_nbytes:,}, excluded_nbytes={self.excluded_nbytes:,})")

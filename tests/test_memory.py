@@ -67,20 +67,41 @@ def test_linear_tanh_bytes_match_the_shapes(n, i, h):
     assert saved.nbytes == 4 * (n * i + n * h)
 
 
-def test_records_restart_on_each_use_and_nested_use_fails():
+def test_a_meter_is_used_once_and_nested_use_fails():
     meter = SavedTensors()
     x = torch.randn(3, requires_grad=True)
     with meter:
-        x.exp()
-    with meter:
-        pass
-    assert meter.count == 0
-    with meter:
         with pytest.raises(RuntimeError, match="already active"):
             meter.__enter__()
-    with meter:  # still usable after the refused nested use
         x.exp()
     assert meter.count == 1
+    with pytest.raises(RuntimeError, match="used already"):
+        with meter:
+            pass
+    assert no_saved_tensors_hooks()
+
+
+def test_live_bytes_fall_to_zero_after_backward_and_when_the_graph_is_dropped():
+    layer = nn.Linear(4, 3)
+    x = torch.randn(6, 4)
+    with SavedTensors(exclude=layer.parameters()) as saved:
+        y = layer(x).tanh()  # saves x (6, 4) and the output (6, 3)
+    assert saved.live_nbytes == saved.nbytes == nbytes(x) + nbytes(y)
+    y.sum().backward()
+    assert saved.live_nbytes == 0 and saved.nbytes == nbytes(x) + nbytes(y)
+    with SavedTensors(exclude=layer.parameters()) as saved:
+        z = layer(x).tanh()
+        del z  # nothing refers to the graph any more: freed at once
+    assert saved.live_nbytes == 0 and saved.nbytes > 0
+
+
+def test_a_graph_dropped_inside_the_block_frees_its_bytes_for_reuse():
+    x = torch.randn(5, requires_grad=True)
+    with SavedTensors() as saved:
+        for _ in range(3):
+            x.exp()  # each result is dropped at once: only one storage held at a time
+        kept = x.exp()
+    assert saved.count == 4 and saved.live_nbytes == nbytes(kept)
 
 
 @given(bad=st.one_of(st.integers(), st.floats(), st.none(), st.text(max_size=3),
@@ -111,4 +132,4 @@ def test_a_single_tensor_is_not_an_iterable_of_tensors():
 def test_repr_names_the_counts():
     with SavedTensors() as saved:
         torch.ones(2, requires_grad=True).exp()
-    assert repr(saved) == "SavedTensors(count=1, nbytes=8, excluded_nbytes=0)"
+    assert repr(saved) == "SavedTensors(count=1, nbytes=8, live_nbytes=0, excluded_nbytes=0)"
