@@ -1,0 +1,199 @@
+"""The chapters' setup cell (tools/setup_cell.py): one identical cell, silent in the book's
+environment, and a working install where ``birnn_utils`` is missing.
+
+The last test executes a chapter offline in a fresh interpreter that sees the book's
+pinned packages but not ``birnn_utils``, with the install source pointed at a wheel built
+from this checkout, as a reader on Colab or with a downloaded notebook would run it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("setup_cell", ROOT / "tools" / "setup_cell.py")
+setup_cell = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(setup_cell)
+
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+CONFIG = {"repository": {"url": "https://github.com/someone/a-book", "branch": "dev"}}
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf8"))
+
+
+def _setup_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if setup_cell.is_setup_cell(c)]
+
+
+def test_install_source_comes_from_the_config():
+    assert setup_cell.install_source(CONFIG) == "git+https://github.com/someone/a-book@dev"
+    source = setup_cell.cell_source(CONFIG)
+    assert '"git+https://github.com/someone/a-book@dev"' in source
+    assert setup_cell.SOURCE_ENV in source
+    compile(source, "<setup cell>", "exec")
+    real = setup_cell.load_config()["repository"]
+    assert f"git+{real['url'].rstrip('/')}@{real['branch']}" in setup_cell.cell_source()
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [{}, {"url": "http://insecure.example/x"}, {"url": "https://a b"},
+     {"url": "https://github.com/a/b", "branch": "x; rm -rf"}],
+)
+def test_install_source_rejects_a_bad_config(repository):
+    with pytest.raises(ValueError, match="repository"):
+        setup_cell.install_source({"repository": repository})
+
+
+def test_apply_inserts_one_cell_before_the_first_code_cell_and_is_idempotent():
+    original = _load(CHAPTERS[0])
+    source = setup_cell.cell_source(CONFIG)
+    once = setup_cell.apply(copy.deepcopy(original), source)
+    twice = setup_cell.apply(copy.deepcopy(once), source)
+    assert twice == once
+    cells = once["cells"]
+    [cell] = _setup_cells(once)
+    first_code = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    assert cells[first_code] is cell and "".join(cell["source"]) == source
+    rest = [c for c in original["cells"] if not setup_cell.is_setup_cell(c)]
+    assert [c for c in cells if c is not cell] == rest, "no other cell changes"
+    assert "remove-cell" in cell["metadata"]["tags"], "the site and the PDF leave it out"
+
+
+def test_apply_replaces_a_stale_cell_and_resets_its_outputs():
+    nb = setup_cell.apply(_load(CHAPTERS[0]), "print('old')\n")
+    [old] = _setup_cells(nb)
+    old["execution_count"], old["outputs"] = 1, [{"output_type": "stream", "name": "stdout",
+                                                   "text": "old\n"}]
+    nb["cells"].append(copy.deepcopy(old))  # a second copy, pasted by hand
+    new = setup_cell.apply(nb, setup_cell.cell_source(CONFIG))
+    [cell] = _setup_cells(new)
+    assert "".join(cell["source"]) == setup_cell.cell_source(CONFIG)
+    assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def test_strip_title_numbers_only_touches_the_title():
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "id": "a", "metadata": {},
+         "source": ["# 12. A title\n", "\n", "# 3. not the title\n"]},
+        {"cell_type": "markdown", "id": "b", "metadata": {}, "source": ["# 4. Other\n"]}]}
+    out = setup_cell.apply(copy.deepcopy(nb), "pass", strip_title_numbers=True)
+    assert out["cells"][0]["source"] == ["# A title\n", "\n", "# 3. not the title\n"]
+    assert out["cells"][1] == nb["cells"][1]
+    assert setup_cell.apply(copy.deepcopy(nb), "pass")["cells"][0] == nb["cells"][0]
+
+
+def test_cell_is_silent_where_birnn_utils_is_installed():
+    """In the book's environment the cell prints nothing, so nbval is unaffected."""
+    env = {**os.environ, setup_cell.SOURCE_ENV: "/nonexistent/never-installed"}
+    run = subprocess.run([sys.executable, "-c", setup_cell.cell_source()], cwd=ROOT / "chapters",
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert (run.stdout, run.stderr) == ("", "")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_chapter_carries_the_current_setup_cell(path):
+    nb = _load(path)
+    cells = _setup_cells(nb)
+    assert len(cells) == 1, "run: .venv/bin/python tools/setup_cell.py, then make execute"
+    assert "".join(cells[0]["source"]) == setup_cell.cell_source(), "run tools/setup_cell.py"
+    assert cells[0]["outputs"] == [], "in the book's environment the setup cell prints nothing"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code[0] is cells[0], "the setup cell is the first code cell"
+    assert setup_cell.dumps(setup_cell.apply(nb, setup_cell.cell_source())) == path.read_text(
+        encoding="utf8"), "tools/setup_cell.py would change this notebook"
+
+
+def _fresh_interpreter(tmp: Path) -> Path:
+    """A venv that sees the book's packages (symlinks) except birnn_utils and every .pth."""
+    venv = tmp / "venv"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    target = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path("
+                                  "'purelib'))"], capture_output=True, text=True,
+                                 check=True).stdout.strip())
+    for entry in Path(sysconfig.get_path("purelib")).iterdir():
+        name = entry.name.lower()
+        if "birnn" in name or name.startswith("__editable__") or name.endswith(".pth"):
+            continue
+        (target / entry.name).symlink_to(entry)
+    return python
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="no chapters")
+def test_a_chapter_runs_where_birnn_utils_is_missing(tmp_path):
+    python = _fresh_interpreter(tmp_path)
+    probe = subprocess.run([python, "-c", "import birnn_utils"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert probe.returncode != 0, "the fresh interpreter must not see birnn_utils"
+
+    # A wheel of this checkout, built from a copy (nothing is written into the checkout).
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "birnn_utils", src / "birnn_utils",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", src)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)], check=True,
+                   capture_output=True)
+    [wheel] = (tmp_path / "dist").glob("birnn_utils-*.whl")
+
+    chapter = CHAPTERS[0]
+    nb = setup_cell.apply(_load(chapter), setup_cell.cell_source())
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "where",
+                        "metadata": {}, "outputs": [],
+                        "source": "import birnn_utils\nprint(birnn_utils.__file__)"})
+    notebook = tmp_path / "nb" / chapter.name
+    notebook.parent.mkdir()
+    notebook.write_text(setup_cell.dumps(nb), encoding="utf8")
+    kernel = tmp_path / "share" / "jupyter" / "kernels" / "fresh"
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "fresh", "language": "python"}))
+    runner = textwrap.dedent(f"""
+        import nbformat
+        from nbclient import NotebookClient
+        nb = nbformat.read({str(notebook)!r}, as_version=4)
+        NotebookClient(nb, kernel_name="fresh", timeout=600,
+                       resources={{"metadata": {{"path": {str(notebook.parent)!r}}}}}).execute()
+        nbformat.write(nb, {str(notebook)!r})
+    """)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COV_", "PYTHONPATH", "JUPYTER_", "VIRTUAL_ENV"))}
+    # Offline: the wheel only, and --no-deps so pip never touches the symlinked packages.
+    env.update({setup_cell.SOURCE_ENV: str(wheel), "PIP_NO_INDEX": "1", "PIP_NO_DEPS": "1",
+                "JUPYTER_PATH": str(tmp_path / "share" / "jupyter")})
+    subprocess.run([sys.executable, "-c", runner], env=env, check=True, timeout=900,
+                   cwd=tmp_path)
+
+    executed = _load(notebook)
+    errors = [o for c in executed["cells"] if c["cell_type"] == "code"
+              for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errors == []
+    [cell] = _setup_cells(executed)
+    printed = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+    assert printed.splitlines() == [
+        f"birnn_utils is not installed: pip install {wheel}",
+        f"installed birnn_utils {setup_cell_version()} from {wheel}",
+    ]
+    where = "".join(executed["cells"][-1]["outputs"][0]["text"]).strip()
+    assert Path(where).is_relative_to(python.parent.parent), where
+
+
+def setup_cell_version() -> str:
+    import birnn_utils
+
+    return birnn_utils.__version__
