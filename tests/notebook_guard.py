@@ -2,18 +2,71 @@
 
 nbval silently skips any cell whose ``execution_count`` is null, so a notebook saved
 without outputs would "pass". ``problems(nb)`` lists everything that would make nbval's
-check hollow or the stored outputs wrong (and figures without alt text, which the site
-would show to screen readers as a file name); the tests require it to be empty.
+check hollow or the stored outputs wrong, and every figure that is not a proper numbered
+figure: each image output needs myst-nb ``figure`` metadata (``caption`` and ``name``,
+named ``fig-chN-...`` in chapter N) and alt text, and the prose refers to it with
+{numref}; the tests require the list to be empty.
 """
 
 import re
 
 FIGURE_REPR = re.compile(r"<(Figure|matplotlib\.[\w.]+|Axes)[^>]*>|^Text\(")
+FIGURE_NAME = re.compile(r"fig-[a-z0-9]+(-[a-z0-9]+)+")
+# The old hand-made caption: an italic "*Figure: ...*" paragraph under the image.
+ITALIC_CAPTION = re.compile(r"^\s*[*_]{1,2}Fig(ure|\.)", re.M)
 
 
-def problems(nb: dict) -> list[str]:
-    """Return human-readable problems with a notebook's stored outputs (empty if none)."""
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else (value or "")
+
+
+def figure_problems(nb: dict, chapter: int | None = None) -> list[str]:
+    """Problems with the notebook's figures: caption, name, alt text, references."""
     found = []
+    names = []
+    prose = "\n".join(_text(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for index, cell in enumerate(nb["cells"]):
+        where = f"code cell {index}"
+        if cell["cell_type"] == "markdown" and ITALIC_CAPTION.search(_text(cell["source"])):
+            found.append(f"markdown cell {index} has an italic '*Figure: ...*' caption: put it "
+                         "in the plotting cell's metadata mystnb.figure.caption instead")
+        if cell["cell_type"] != "code":
+            continue
+        images = sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+        mystnb = cell["metadata"].get("mystnb", {})
+        figure = mystnb.get("figure", {})
+        if not images:
+            continue
+        if images > 1:
+            found.append(f"{where} shows {images} images: one figure per plotting cell")
+        if not _text(mystnb.get("image", {}).get("alt", "")).strip():
+            found.append(f"{where} shows a figure without alt text (metadata mystnb.image.alt)")
+        if not _text(figure.get("caption", "")).strip():
+            found.append(f"{where} shows a figure without a caption (mystnb.figure.caption)")
+        name = figure.get("name", "")
+        prefix = f"fig-ch{chapter}-" if chapter is not None else "fig-"
+        if not (isinstance(name, str) and FIGURE_NAME.fullmatch(name) and name.startswith(prefix)):
+            found.append(f"{where}: figure name {name!r} is not {prefix}short-name "
+                         "(mystnb.figure.name)")
+            continue
+        names.append(name)
+        if not re.search(r"\{numref\}`(?:[^`<]*<)?" + re.escape(name) + r">?`", prose):
+            found.append(f"{where}: the prose never refers to {name} ({{numref}}`{name}`)")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        found.append(f"figure names used twice: {duplicated}")
+    return found
+
+
+def chapter_number(filename: str) -> int | None:
+    """12 for ``12_topic.ipynb``; None for unnumbered pages (the appendix)."""
+    match = re.match(r"(\d+)_", filename)
+    return int(match.group(1)) if match else None
+
+
+def problems(nb: dict, filename: str = "") -> list[str]:
+    """Return human-readable problems with a notebook's stored outputs (empty if none)."""
+    found = figure_problems(nb, chapter_number(filename))
     counts = []
     for index, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code" or not "".join(cell["source"]).strip():
@@ -25,9 +78,6 @@ def problems(nb: dict) -> list[str]:
         else:
             counts.append(count)
         for output in cell.get("outputs", []):
-            alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
-            if "image/png" in output.get("data", {}) and not alt.strip():
-                found.append(f"{where} shows a figure without alt text (metadata mystnb.image.alt)")
             if output["output_type"] == "error":
                 found.append(f"{where} stores an error output ({output.get('ename')})")
             texts = [output.get("text", "")]

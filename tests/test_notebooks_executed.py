@@ -21,7 +21,7 @@ def test_there_are_chapters():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_executed_in_order(path):
-    assert problems(load(path)) == []
+    assert problems(load(path), path.name) == []
 
 
 def _first_notebook() -> dict:
@@ -82,3 +82,53 @@ def test_guard_catches_figure_without_alt_text():
     assert any("without alt text" in p for p in problems(nb))
     cell["metadata"]["mystnb"] = {"image": {"alt": "A plot of the loss per epoch."}}
     assert not any("without alt text" in p for p in problems(nb))
+
+
+def _with_figure(metadata: dict, prose: str = "") -> dict:
+    """A chapter-3 notebook whose only code cell draws one figure with ``metadata``."""
+    return {"cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": [prose]},
+        {"cell_type": "code", "execution_count": 1, "metadata": metadata, "source": ["plot()"],
+         "outputs": [{"output_type": "display_data", "metadata": {},
+                      "data": {"image/png": "iVBORw0K", "text/plain": "Figure"}}]},
+    ]}
+
+
+GOOD_FIGURE = {"mystnb": {"figure": {"caption": "Accuracy per epoch.", "name": "fig-ch3-acc"},
+                          "image": {"alt": "Accuracy rises from 0.5 to 1."}}}
+
+
+def test_guard_accepts_a_numbered_captioned_referenced_figure():
+    nb = _with_figure(copy.deepcopy(GOOD_FIGURE), "As {numref}`fig-ch3-acc` shows, it learns.")
+    assert problems(nb, "03_bidirectional.ipynb") == []
+    nb = _with_figure(copy.deepcopy(GOOD_FIGURE), "See {numref}`Figure %s <fig-ch3-acc>`.")
+    assert problems(nb, "03_bidirectional.ipynb") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "prose", "expected"),
+    [
+        (lambda m: m["mystnb"]["figure"].pop("caption"), "{numref}`fig-ch3-acc`", "caption"),
+        (lambda m: m["mystnb"].pop("figure"), "", "figure name"),
+        (lambda m: m["mystnb"]["figure"].update(name="fig-ch4-acc"), "{numref}`fig-ch4-acc`",
+         "fig-ch3-short-name"),
+        (lambda m: m["mystnb"]["figure"].update(name="Accuracy"), "", "figure name"),
+        (lambda m: m["mystnb"]["image"].update(alt=" "), "{numref}`fig-ch3-acc`", "alt text"),
+        (lambda m: None, "The figure shows it.", "never refers to fig-ch3-acc"),
+        (lambda m: None, "{numref}`fig-ch3-acc`\n\n*Figure: accuracy.*", "italic"),
+    ],
+    ids=["no-caption", "no-figure", "other-chapter", "bad-name", "no-alt", "no-numref",
+         "italic-caption"],
+)
+def test_guard_catches_a_figure_that_is_not_numbered_and_captioned(change, prose, expected):
+    metadata = copy.deepcopy(GOOD_FIGURE)
+    change(metadata)
+    found = problems(_with_figure(metadata, prose), "03_bidirectional.ipynb")
+    assert any(expected in p for p in found), found
+
+
+def test_guard_catches_two_figures_with_one_name():
+    nb = _with_figure(copy.deepcopy(GOOD_FIGURE), "{numref}`fig-ch3-acc`")
+    nb["cells"].append(copy.deepcopy(nb["cells"][1]))
+    nb["cells"][2]["execution_count"] = 2
+    assert any("used twice" in p for p in problems(nb, "03_bidirectional.ipynb"))
