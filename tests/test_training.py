@@ -139,30 +139,146 @@ def test_bad_inputs_raise_and_leave_the_model_unchanged():
     cases = [
         (lambda: fit(model, x[0], y, epochs=1), ValueError, r"x \(N, T, V\) and y \(N, T\)"),
         (lambda: fit(model, x, y[:, :3], epochs=1), ValueError, r"got \(4, 5, 4\) and \(4, 3\)"),
-        (lambda: fit(model, x, y.float(), epochs=1), TypeError, "int64 class indices"),
+        (lambda: fit(model, x, y.float(), epochs=1), TypeError, "y must be int64 class indices"),
         (lambda: fit(model, x, torch.full_like(y, -100), epochs=1), ValueError, "no labelled"),
-        (lambda: fit(model, x.numpy(), y, epochs=1), TypeError, "got ndarray and Tensor"),
-        (lambda: fit(model, x, y, epochs=0), ValueError, "epochs must be a positive int, got 0"),
+        (lambda: fit(model, x.numpy(), y, epochs=1), TypeError,
+         r"fit: x must be a Tensor \(N, T, V\), got ndarray"),
+        (lambda: fit(model, x, y, epochs=0), ValueError, "epochs must be an int >= 1, got 0"),
+        (lambda: fit(model, x, y, epochs=True), TypeError, "epochs must be an int, got bool"),
         (lambda: fit(model, x, y, epochs=1, batch_size=0), ValueError, "batch_size"),
-        (lambda: fit(model, x, y, epochs=1, lr=0.0), ValueError, "lr must be a positive"),
+        (lambda: fit(model, x, y, epochs=1, lr=0.0), ValueError, "lr must be a finite number > 0"),
+        (lambda: fit(model, x, y, epochs=1, lr=float("inf")), ValueError, "got inf"),
+        (lambda: fit(model, x, y, epochs=1, lr=1e300), ValueError, "lr must be at most 3.4e\\+38"),
         (lambda: fit(model, x, y, epochs=1, seed=0.5), TypeError, "seed must be an int"),
+        (lambda: fit(model, x, y, epochs=1, seed=-1), ValueError, "seed must be an int in"),
+        (lambda: fit(model, x, y, epochs=1, progress="yes"), TypeError, "progress must be a bool"),
         (lambda: fit(model, x, y, epochs=1, params=[]), ValueError, "params is empty"),
+        (lambda: fit(model, x, y, epochs=1, params=[1.0]), TypeError,
+         "params must hold parameters"),
+        (lambda: fit(model, x, y, epochs=1, params=model.head.weight), TypeError,
+         "params must be an iterable of parameters"),
         (lambda: fit(model, x, y, epochs=1, eval_data=x), TypeError, "eval_data must be a pair"),
-        (lambda: fit(model, x, y, epochs=1, eval_data=(x, y[0])), ValueError, "eval_data"),
-        (lambda: fit("model", x, y, epochs=1), TypeError, "nn.Module, got str"),
-        (lambda: fit(model, x, y, epochs=1, optimizer="adam"), TypeError, "got str"),
+        (lambda: fit(model, x, y, epochs=1, eval_data=(x, y[0])), ValueError,
+         r"expected eval_data\[0\] \(x_eval\) \(N, T, V\)"),
+        (lambda: fit("model", x, y, epochs=1), TypeError, "model must be a Module, got str"),
+        (lambda: fit(model, x, y, epochs=1, optimizer="adam"), TypeError,
+         "optimizer must be a torch.optim.Optimizer, got str 'adam'"),
         (lambda: fit(model, x, y, epochs=1, params=model.parameters(),
                      optimizer=torch.optim.SGD(model.parameters(), lr=1.0)),
          ValueError, "either optimizer or params"),
-        (lambda: SequenceTagger(4, 0, 2), ValueError, "hidden_size must be a positive int, got 0"),
+        (lambda: fit(model, x.double(), y, epochs=1), TypeError,
+         "x has dtype float64 but the model's parameters are float32"),
+        (lambda: fit(model, x[:0], y[:0], epochs=1), ValueError,
+         r"fit: x is empty, got shape \(0, 5, 4\)"),
+        (lambda: fit(model, x[:, :, :3], y, epochs=1), ValueError,
+         r"the model cannot run on x Tensor of shape \(1, 5, 3\)"),
+        (lambda: SequenceTagger(4, 0, 2), ValueError, "hidden_size must be an int >= 1, got 0"),
+        (lambda: SequenceTagger(4, 2.0, 2), TypeError, "hidden_size must be an int, got float"),
+        (lambda: SequenceTagger(4, 8, 2, bidirectional="False"), TypeError,
+         "bidirectional must be a bool, got str 'False'"),
+        (lambda: SequenceTagger(4, 10**6, 2), ValueError, "more than 1e\\+08 parameters"),
         (lambda: SequenceTagger(4, 8, 2, cell="transformer"), ValueError,
          r"one of \['gru', 'lstm', 'rnn'\], got 'transformer'"),
+        (lambda: model(x[:, :, :3]), ValueError, r"x must be \(N, T, 4\) for input_size=4"),
+        (lambda: model(x.double()), TypeError, "x must have the model's dtype torch.float32"),
         (lambda: accuracy(model, x, y[:2]), ValueError, "accuracy: expected"),
+        (lambda: accuracy("model", x, y), TypeError, "model must be a Module, got str"),
+        (lambda: History(loss="abc"), TypeError, "History: loss must be a list of numbers"),
     ]
     for call, error, match in cases:
         with pytest.raises(error, match=match):
             call()
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def _adam_and_state(model):
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    return optimizer, copy.deepcopy(model.state_dict())
+
+
+@pytest.mark.parametrize("bad", ["eval_features", "label_range", "eval_label_range",
+                                 "negative_label", "nan_data", "eval_nan"])
+def test_fit_checks_the_data_against_the_model_before_the_first_step(bad):
+    task = shifted_copy(8, 5, 4, 0, seed=0)
+    x, y, x_eval, y_eval = task.x, task.y, task.x.clone(), task.y.clone()
+    if bad == "eval_features":  # used to be found only after a full epoch
+        x_eval = x_eval[:, :, :3]
+    elif bad == "label_range":  # used to raise only after an Adam step
+        y = y.clone()
+        y[0, 0] = 4
+    elif bad == "eval_label_range":
+        y_eval[1, 2] = 7
+    elif bad == "negative_label":
+        y = y.clone()
+        y[0, 0] = -3
+    elif bad == "nan_data":  # used to train to all-NaN parameters without a word
+        x = x.clone()
+        x[0, 0, 0] = float("nan")
+    else:
+        x_eval[0, 0, 0] = float("inf")
+    model = tagger()
+    model.eval()
+    optimizer, before = _adam_and_state(model)
+    with pytest.raises(ValueError) as info:
+        fit(model, x, y, epochs=2, optimizer=optimizer, eval_data=(x_eval, y_eval))
+    expected = {"eval_features": "eval_data[0] (x_eval)", "label_range": "y holds class 4",
+                "eval_label_range": "eval_data[1] (y_eval) holds class 7",
+                "negative_label": "got -3", "nan_data": "x must be finite",
+                "eval_nan": "eval_data[0] (x_eval) must be finite"}[bad]
+    assert expected in str(info.value)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert optimizer.state_dict()["state"] == {}  # no step was taken
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.training  # still in eval mode
+
+
+def test_fit_stops_on_a_non_finite_loss_naming_epoch_and_batch():
+    task = shifted_copy(16, 5, 4, 0, seed=0)
+    model = tagger()
+    model.head.train(False)  # mixed modes are restored exactly, after an error too
+    with pytest.raises(FloatingPointError, match=r"at epoch \d+ of 50, batch \d+ of 2"):
+        fit(model, task.x, task.y, epochs=50, lr=1e37, batch_size=8)
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # no NaN step taken
+    assert model.training and not model.head.training
+
+
+class NaNGradient(torch.autograd.Function):
+    """Identity forward; a NaN gradient backward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.full_like(grad, float("nan"))
+
+
+class NaNGradientTagger(SequenceTagger):
+    def forward(self, x):
+        return NaNGradient.apply(super().forward(x))
+
+
+def test_fit_stops_on_a_non_finite_gradient_before_the_step():
+    task = shifted_copy(8, 5, 4, 0, seed=0)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = NaNGradientTagger(4, 8, 4)
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(FloatingPointError, match="a gradient became NaN or infinite at epoch 1 "
+                                                 "of 1, batch 1 of 1, before its step"):
+        fit(model, task.x, task.y, epochs=1, batch_size=8)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_accuracy_checks_labels_against_the_model():
+    task = shifted_copy(4, 5, 4, 0, seed=0)
+    y = task.y.clone()
+    y[0, 0] = 9
+    with pytest.raises(ValueError, match=r"accuracy: y holds class 9.*C=4"):
+        accuracy(tagger(), task.x, y)
+    with pytest.raises(ValueError, match=r"model must return logits \(N, T, C\)"):
+        accuracy(FixedLogits(torch.zeros(4, 5)), task.x, task.y)
 
 
 def test_history_defaults_are_independent_lists():
