@@ -103,25 +103,27 @@ def cell_weights(module: nn.Module, layer: int = 0, reverse: bool = False) -> Ce
 
 def _check_shapes(
     name: str, gates: int, x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
-    b_ih: Tensor | None, b_hh: Tensor | None,
+    b_ih: Tensor | None, b_hh: Tensor | None, h_name: str = "h",
 ) -> None:
     """Raise TypeError/ValueError unless the arguments fit one step of a ``gates``-gate cell:
-    types, then dtypes and devices (all those of ``x``, floating point), then shapes."""
-    for arg, value in (("x", x), ("h", h), ("w_ih", w_ih), ("w_hh", w_hh)):
+    types, then dtypes and devices (all those of ``x``, floating point), then shapes.
+    ``h_name`` is how the caller calls ``h`` (``"state[0] (h)"`` in ``lstm_cell``)."""
+    for arg, value in (("x", x), (h_name, h), ("w_ih", w_ih), ("w_hh", w_hh)):
         if not isinstance(value, Tensor):
             raise TypeError(f"{name}: {arg} must be a Tensor, got {describe(value)}")
     for arg, value in (("b_ih", b_ih), ("b_hh", b_hh)):
         if value is not None and not isinstance(value, Tensor):
             raise TypeError(f"{name}: {arg} must be a Tensor or None, got {describe(value)}")
-    _check_dtype_device(name, x, h=h, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
+    _check_dtype_device(name, x, **{h_name: h}, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
     if x.dim() != 2 or h.dim() != 2:
         raise ValueError(
-            f"{name}: x and h must be 2-D (B, I) and (B, H), got shapes "
+            f"{name}: x and {h_name} must be 2-D (B, I) and (B, H), got shapes "
             f"{tuple(x.shape)} and {tuple(h.shape)}"
         )
     if x.shape[0] != h.shape[0]:
         raise ValueError(
-            f"{name}: x and h must have the same batch size, got {x.shape[0]} and {h.shape[0]}"
+            f"{name}: x and {h_name} must have the same batch size, got {x.shape[0]} and "
+            f"{h.shape[0]}"
         )
     if w_ih.dim() != 2 or w_ih.shape[0] % gates != 0:
         raise ValueError(
@@ -136,7 +138,7 @@ def _check_shapes(
     if tuple(w_hh.shape) != (rows, h.shape[1]):
         raise ValueError(
             f"{name}: w_hh has shape {tuple(w_hh.shape)}, expected ({rows}, {h.shape[1]}) "
-            f"for w_ih of shape {tuple(w_ih.shape)} and h of shape {tuple(h.shape)}"
+            f"for w_ih of shape {tuple(w_ih.shape)} and {h_name} of shape {tuple(h.shape)}"
         )
     for arg, value in (("b_ih", b_ih), ("b_hh", b_hh)):
         if value is not None and tuple(value.shape) != (rows,):
@@ -214,17 +216,16 @@ def lstm_cell(
     if not isinstance(state, tuple | list) or len(state) != 2:
         raise TypeError(f"lstm_cell: state must be a pair (h, c), got {describe(state)}")
     h, c = state
-    _check_shapes("lstm_cell", 4, x, h, w_ih, w_hh, b_ih, b_hh)
-    for arg, value in (("c", c), ("w_hr", w_hr)):
+    _check_shapes("lstm_cell", 4, x, h, w_ih, w_hh, b_ih, b_hh, h_name="state[0] (h)")
+    for arg, value in (("state[1] (c)", c), ("w_hr", w_hr)):
         if not isinstance(value, Tensor) and not (arg == "w_hr" and value is None):
-            kind = "a Tensor" if arg == "c" else "a Tensor or None"
+            kind = "a Tensor or None" if arg == "w_hr" else "a Tensor"
             raise TypeError(f"lstm_cell: {arg} must be {kind}, got {describe(value)}")
-    _check_dtype_device("lstm_cell", x, c=c, w_hr=w_hr)
+    _check_dtype_device("lstm_cell", x, **{"state[1] (c)": c}, w_hr=w_hr)
     hidden = w_ih.shape[0] // 4
     if tuple(c.shape) != (x.shape[0], hidden):
-        raise ValueError(
-            f"lstm_cell: c must have shape ({x.shape[0]}, {hidden}), got {tuple(c.shape)}"
-        )
+        raise ValueError(f"lstm_cell: state[1] (c) must have shape ({x.shape[0]}, {hidden}), "
+                         f"got {tuple(c.shape)}")
     expected_h = hidden if w_hr is None else w_hr.shape[0]
     if w_hr is not None and (w_hr.dim() != 2 or w_hr.shape[1] != hidden):
         raise ValueError(
@@ -232,7 +233,7 @@ def lstm_cell(
         )
     if h.shape[1] != expected_h:
         raise ValueError(
-            f"lstm_cell: h has {h.shape[1]} features, expected {expected_h} "
+            f"lstm_cell: state[0] (h) has {h.shape[1]} features, expected {expected_h} "
             f"({'P from w_hr' if w_hr is not None else 'H from w_ih'})"
         )
     gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)  # (B, 4H)

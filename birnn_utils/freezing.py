@@ -60,7 +60,7 @@ def _select(module: nn.Module, patterns: tuple, func: str) -> dict[str, nn.Param
     unmatched = [p for p in patterns if not any(fnmatchcase(name, p) for name in params)]
     if unmatched:
         raise ValueError(
-            f"{func}(): pattern(s) {unmatched} match no parameter of "
+            f"{func}(): patterns {unmatched} match no parameter of "
             f"{type(module).__name__}; expected globs over these names: {sorted(params)}"
         )
     return {n: p for n, p in params.items() if any(fnmatchcase(n, pat) for pat in patterns)}
@@ -245,7 +245,8 @@ def _resolve_names(module: nn.Module, names: Iterable[str] | None, func: str) ->
     unknown = [n for n in names if n not in params]
     if unknown:
         raise ValueError(
-            f"{func}(): unknown parameter name(s) {unknown} for {type(module).__name__}; "
+            f"{func}(): names holds unknown parameter name(s) {unknown} for "
+            f"{type(module).__name__}; "
             f"expected some of {sorted(params)}"
         )
     return list(dict.fromkeys(names))

@@ -170,8 +170,6 @@ def draw_unrolled_birnn(steps: int = 4, ax: Axes | None = None) -> Axes:
 
 def _as_float_array(values, name: str) -> np.ndarray:
     """1-D finite float64 values (a list, tuple, array or tensor of real numbers)."""
-    if isinstance(values, list | tuple) and any(isinstance(v, list | tuple) for v in values):
-        raise ValueError(f"{name} must be one-dimensional, got {describe(values)}")
     return check_real_vector(name, values)
 
 

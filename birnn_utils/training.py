@@ -55,12 +55,10 @@ class SequenceTagger(nn.Module):
         check_bool("bidirectional", bidirectional)
         check_choice("cell", cell, sorted(_CELLS))
         directions = 2 if bidirectional else 1
-        count = directions * hidden_size * num_classes + num_classes  # the head
-        for layer in range(num_layers):
-            inputs = input_size if layer == 0 else directions * hidden_size
-            count += directions * _GATES[cell] * hidden_size * (inputs + hidden_size + 2)
-            if count > MAX_PARAMETERS:
-                break
+        per_input = directions * _GATES[cell] * hidden_size  # weights per input feature
+        count = (directions * hidden_size * num_classes + num_classes  # the head
+                 + per_input * (input_size + hidden_size + 2)  # layer 0
+                 + (num_layers - 1) * per_input * ((directions + 1) * hidden_size + 2))
         if count > MAX_PARAMETERS:
             raise ValueError(
                 f"SequenceTagger would have more than {MAX_PARAMETERS:.0e} parameters with "

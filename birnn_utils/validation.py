@@ -218,6 +218,8 @@ def check_real_vector(name: str, value: Any, *, finite: bool = True,
             raise TypeError(f"{name} must hold real numbers, got ndarray of dtype {value.dtype}")
         array = value.astype(np.float64)
     elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if any(isinstance(v, Sequence) and not isinstance(v, str | bytes) for v in value):
+            raise ValueError(f"{name} must be one-dimensional, got {describe(value)}")
         bad = [v for v in value if not isinstance(v, Real) or isinstance(v, bool)]
         if bad:
             raise TypeError(f"{name} must hold real numbers, got {describe(bad[0])} "

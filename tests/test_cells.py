@@ -153,7 +153,7 @@ def test_lstm_cell_bad_state():
     h, c = torch.zeros(2, 2, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64)
     with pytest.raises(TypeError, match="state must be a pair"):
         lstm_cell(x, h, *w)
-    with pytest.raises(ValueError, match=r"c must have shape \(2, 4\), got \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"state\[1\] \(c\) must have shape \(2, 4\), got \(2, 2\)"):
         lstm_cell(x, (h, h), *w)
     with pytest.raises(ValueError, match=r"w_hr must have shape \(P, 4\)"):
         lstm_cell(x, (h, c), *w[:4], w_hr=w.w_hr.T)
