@@ -3,179 +3,242 @@
 ``FastBiGRU`` is a drop-in ``nn.GRU(bidirectional=True)``: same constructor, same
 ``state_dict``, same ``(output, h_n)``. Each layer is one ``torch.autograd.Function``
 (``BiGRULayerFunction``) whose forward runs the recurrence without autograd and whose
-backward is backpropagation through time derived by hand (chapter 8). With gates
-``r, z, n`` (PyTorch's order), pre-activations ``a_r, a_z, a_n`` with
-``a_n = W_in x + b_in + r * hn``, ``hn = W_hn h + b_hn``, and ``dh' = dL/dh'``::
+backward is backpropagation through time derived by hand (chapter 8). PyTorch's GRU, gate
+order ``r, z, n``, with ``q = W_hn h + b_hn`` (applied *after* the product with ``W_hn``,
+unlike Cho et al.'s original) and ``d = dL/dh'``::
 
-    h' = (1 - z) * n + z * h
-    dL/da_r = dh' * (1 - z)(1 - n^2) * hn * r(1 - r)
-    dL/da_z = dh' * (h - n) * z(1 - z)
-    dL/da_n = dh' * (1 - z)(1 - n^2)
-    dL/dh   = dh' * z + [dL/da_r, dL/da_z, dL/da_n * r] @ W_hh
+    h' = (1 - z) * n + z * h,   n = tanh(W_in x + b_in + r * q)
+    dL/da_n = d * (1 - z)(1 - n^2)
+    dL/da_z = d * (h - n) z(1 - z)
+    dL/da_r = dL/da_n * q r(1 - r)
+    dL/dh   = d * z + [dL/da_r, dL/da_z, dL/da_n * r] @ W_hh
 
-Everything but ``dh'`` is known after the forward pass, so those factors are computed for
-all steps at once, and a backward step is three small ops. Weight gradients are a few
-large matrix products after the time loop.
+The layer is cut into small pieces, each a plain function of tensors: ``project`` (the
+input projection of all steps), ``forward_loop`` (the recurrence), ``backward_factors``
+(everything of the backward that does not depend on ``d``, for all steps at once),
+``backward_loop`` (three ops per step) and ``weight_grads`` (a few large GEMMs).
+``Kernels`` bundles them; ``birnn_utils.fast_ext`` swaps in compiled loops (C++, optional),
+and ``birnn_utils.ablation`` swaps out one idea at a time.
 
-Speed comes from: one batched GEMM for the input projection of all steps and both
-directions; both directions advanced together (one ``bmm`` over a batch of 2); buffers
-allocated once, zero-filled in bulk and written in place (page faults out of the loop);
-every per-step ``bmm`` output a contiguous slice.
+Code is batch-major in rows: a state is a ``(B, H)`` row block, so ``W h`` in the maths
+(column vectors) is ``h @ W.T`` here. Both directions are stacked on a leading axis of 2;
+"step order" means step ``t`` of the backward direction reads ``x[T - 1 - t]``.
 
-``LoopBiGRU`` and ``BulkLoopBiGRU`` are the same interface with the plainest hand-written
-BPTT (the baselines of chapter 8 and ``make bench``, which measure them with
-``birnn_utils.benchmarking``).
+``LoopBiGRU`` and ``BulkLoopBiGRU`` have the same interface with the plainest hand-written
+BPTT (the baselines of chapter 8 and ``make bench``).
+
+Contract: ``FastBiGRU`` is differentiable once. A backward with ``create_graph=True``
+(double backward, gradient penalties, Hessian-vector products) raises
+``NotImplementedError`` (a ``RuntimeError``) that says so; use ``nn.GRU`` for those.
 """
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+from birnn_utils.validation import check_bool, check_float, check_int, check_module, describe
+
+# What a fresh buffer is filled with before the loops write it: 0 touches its pages in bulk
+# (page faults outside the time loop); the tests set NaN to prove every entry is written
+# before it is read; None leaves it uninitialised.
+BUFFER_FILL = 0.0
+
+
+def new_buffer(like, *shape):
+    """A work buffer with ``like``'s dtype and device, filled with ``BUFFER_FILL``."""
+    if BUFFER_FILL is None:
+        return like.new_empty(shape)
+    return like.new_full(shape, BUFFER_FILL)
+
+
+def project(x, w_ih, b_ih, b_hh):
+    """Input projection of every step and both directions: one batched GEMM.
+
+    x (T, B, I) in time order; w_ih (2, 3H, I); b_ih, b_hh (2, 3H) or None.
+    Returns x_steps (2, T * B, I) in step order; gi (2, T, B, 3H), what each step adds to
+    h W_hh^T: [W_ir x + b_ir + b_hr | W_iz x + b_iz + b_hz | b_hn]; gi_n (2, T, B, H):
+    W_in x + b_in. No weight is ever multiplied by a constant 0 (inf * 0 would be NaN).
+    """
+    seq_len, batch, input_size = x.shape
+    x_steps = torch.stack((x, x.flip(0))).view(2, seq_len * batch, input_size)
+    w_t = w_ih.transpose(1, 2).contiguous()  # (2, I, 3H)
+    if b_ih is None:
+        gi = torch.bmm(x_steps, w_t)
+    else:
+        gi = torch.baddbmm(input_biases(b_ih, b_hh), x_steps, w_t)
+    return (x_steps, *split_candidate(gi.view(2, seq_len, batch, -1), b_hh))
+
+
+def input_biases(b_ih, b_hh):
+    """(2, 1, 3H): [b_ir + b_hr | b_iz + b_hz | b_in], the biases that go with x W_ih^T."""
+    H2 = b_ih.shape[1] * 2 // 3
+    return torch.cat((b_ih[:, :H2] + b_hh[:, :H2], b_ih[:, H2:]), dim=1)[:, None]
+
+
+def split_candidate(gi, b_hh):
+    """gi (2, T, B, 3H) -> (gi with its n block replaced by b_hn (or 0), gi_n (2, T, B, H),
+    a copy of that n block): q = W_hn h + b_hn must stay apart from W_in x + b_in."""
+    H2 = gi.shape[-1] * 2 // 3
+    gi_n = gi[..., H2:].clone()
+    gi[..., H2:] = 0 if b_hh is None else b_hh[:, None, None, H2:]
+    return gi, gi_n
+
+
+def forward_loop(gi, gi_n, w_hh_t, hs, gates, n):
+    """The recurrence: both directions per step, five ops, each writing into its own slice.
+
+    gi (2, T, B, 3H), gi_n (2, T, B, H) from ``project``; w_hh_t (2, H, 3H); hs
+    (2, T + 1, B, H) with hs[:, 0] = h0, filled with every state; gates (T, 2, B, 3H) gets
+    [r | z | q] and n (T, 2, B, H) the candidates, or one step of each (1, 2, B, .) that is
+    reused when nothing needs to be kept (inference).
+    """
+    seq_len, H = gi.shape[1], hs.shape[-1]
+    keep = gates.shape[0] == seq_len
+    for t in range(seq_len):
+        g, n_t = (gates[t], n[t]) if keep else (gates[0], n[0])  # (2, B, 3H), (2, B, H)
+        h = hs[:, t]  # (2, B, H)
+        torch.baddbmm(gi[:, t], h, w_hh_t, out=g)  # [a_r | a_z | q], both directions
+        g[..., : 2 * H].sigmoid_()  # r | z
+        torch.addcmul(gi_n[:, t], g[..., :H], g[..., 2 * H :], out=n_t).tanh_()
+        torch.lerp(n_t, h, g[..., H : 2 * H], out=hs[:, t + 1])  # h' = n + z (h - n)
+
+
+def backward_factors(hs, gates, n):
+    """The factors of d = dL/dh' that do not depend on d, for all steps at once.
+
+    Returns coef (2, T, B, 3, H), for gates r, z and the hidden part of a_n:
+    [(1-z)(1-n^2) q r(1-r) | (h-n) z(1-z) | (1-z)(1-n^2) r], and d_an (2, T, B, H):
+    (1-z)(1-n^2). dL/d(W_hh h + b_hh) of a step is coef * d, dL/d a_n is d_an * d.
+    """
+    H = hs.shape[-1]
+    r, z, q = (gates[..., k * H : (k + 1) * H].transpose(0, 1) for k in range(3))
+    n_dir = n.transpose(0, 1)  # (2, T, B, H) views
+    one_minus_z = 1 - z
+    d_an = torch.mul(n_dir, n_dir, out=torch.empty_like(n_dir, memory_format=torch.contiguous_format))
+    d_an.neg_().add_(1).mul_(one_minus_z)  # (1 - z)(1 - n^2), (2, T, B, H) contiguous
+    coef = torch.stack(
+        (d_an * q * r * (1 - r), (hs[:, :-1] - n_dir) * z * one_minus_z, d_an * r), dim=3
+    )
+    return coef, d_an
+
+
+def backward_loop(dh, coef, z, w_hh):
+    """BPTT's time loop, three ops per step. dh (T + 1, 2, B, H) holds the gradient from the
+    outputs and gets the gradient reaching every state (dh[0] for h0); coef (2, T, B, 3, H)
+    becomes dL/d(W_hh h + b_hh) of every step, in place; z (T, 2, B, H); w_hh (2, 3H, H)."""
+    batch, H = dh.shape[2], dh.shape[3]
+    for t in range(coef.shape[1] - 1, -1, -1):
+        d, d_prev, g = dh[t + 1], dh[t], coef[:, t]  # (2, B, H), (2, B, H), (2, B, 3, H)
+        g.mul_(d.unsqueeze(2))
+        d_prev.addcmul_(d, z[t]).baddbmm_(g.view(2, batch, 3 * H), w_hh)
+
+
+def weight_grads(x_steps, hs, d_gh, d_gi_n, has_bias):
+    """All weight gradients as a few batched GEMMs over every step: x_steps (2, TB, I),
+    hs (2, T + 1, B, H), d_gh (2, TB, 3H) = dL/d(W_hh h + b_hh), d_gi_n (2, TB, H) =
+    dL/d a_n. The input side differs from d_gh only in its n block (no factor r)."""
+    H = hs.shape[-1]
+    d_w_ih = torch.cat(
+        (
+            torch.bmm(d_gh[..., : 2 * H].transpose(1, 2), x_steps),
+            torch.bmm(d_gi_n.transpose(1, 2), x_steps),
+        ),
+        dim=1,
+    )  # (2, 3H, I)
+    h_prev = hs[:, :-1].reshape(2, -1, H)
+    d_w_hh = torch.bmm(d_gh.transpose(1, 2), h_prev)  # (2, 3H, H)
+    if not has_bias:
+        return [(d_w_ih[k], d_w_hh[k], None, None) for k in range(2)]
+    d_b_hh = d_gh.sum(1)  # (2, 3H)
+    d_b_ih = torch.cat((d_b_hh[:, : 2 * H], d_gi_n.sum(1)), dim=1)
+    return [(d_w_ih[k], d_w_hh[k], d_b_ih[k], d_b_hh[k]) for k in range(2)]
+
+
+class Kernels:
+    """The pieces of one layer, as swappable static methods (pure PyTorch here)."""
+
+    name = "pure PyTorch"
+    project = staticmethod(project)
+    forward_loop = staticmethod(forward_loop)
+    backward_factors = staticmethod(backward_factors)
+    backward_loop = staticmethod(backward_loop)
+    weight_grads = staticmethod(weight_grads)
+
+    @staticmethod
+    def buffers(like, seq_len, batch, H, keep):
+        """hs (2, T + 1, B, H), gates (T, 2, B, 3H), n (T, 2, B, H): step-major, so that
+        each step's slice is one contiguous block (one step of each when not ``keep``)."""
+        steps = seq_len if keep else 1
+        return (
+            new_buffer(like, 2, seq_len + 1, batch, H),
+            new_buffer(like, steps, 2, batch, 3 * H),
+            new_buffer(like, steps, 2, batch, H),
+        )
+
+
+def layer_forward(kernels, x, h0, weights, keep):
+    """One bidirectional layer, forward: (output (T, B, 2H), h_n (2, B, H), saved)."""
+    w_ih = torch.stack(weights[0::4])  # (2, 3H, I)
+    w_hh_t = torch.stack(weights[1::4]).transpose(1, 2).contiguous()  # (2, H, 3H)
+    has_bias = weights[2] is not None
+    b_ih, b_hh = (torch.stack(weights[k::4]) if has_bias else None for k in (2, 3))
+    seq_len, batch, _ = x.shape
+    H = w_hh_t.shape[1]
+    x_steps, gi, gi_n = kernels.project(x, w_ih, b_ih, b_hh)
+    hs, gates, n = kernels.buffers(x, seq_len, batch, H, keep)
+    hs[:, 0] = h0
+    kernels.forward_loop(gi, gi_n, w_hh_t, hs, gates, n)
+    output = torch.cat((hs[0, 1:], hs[1, 1:].flip(0)), dim=2)  # (T, B, 2H), time order
+    saved = (x_steps, w_ih, w_hh_t, hs, gates, n) if keep else None
+    return output, hs[:, seq_len].clone(), saved
+
 
 class BiGRULayerFunction(torch.autograd.Function):
     """One bidirectional GRU layer, time-major, with a hand-written backward.
 
-    ``apply(x, h0, w_ih_f, w_hh_f, b_ih_f, b_hh_f, w_ih_b, w_hh_b, b_ih_b, b_hh_b)``
-    with x (T, B, I), h0 (2, B, H) (forward direction first), weights in nn.GRU's layout
-    (w_ih (3H, I), w_hh (3H, H), b_* (3H,) or all four biases None) -> output (T, B, 2H),
-    h_n (2, B, H). Not twice differentiable.
+    ``apply(kernels, x, h0, w_ih_f, w_hh_f, b_ih_f, b_hh_f, w_ih_b, w_hh_b, b_ih_b, b_hh_b)``
+    with ``kernels`` a ``Kernels`` class, x (T, B, I), h0 (2, B, H) (forward direction
+    first), weights in nn.GRU's layout (w_ih (3H, I), w_hh (3H, H), b_* (3H,) or all four
+    biases None) -> output (T, B, 2H), h_n (2, B, H). Differentiable once (see the module).
     """
 
-    zero_fill = True  # touch the forward's buffers in bulk first; False only to measure it
-
     @staticmethod
-    def forward(ctx, x, h0, w_ih_f, w_hh_f, b_ih_f, b_hh_f, w_ih_b, w_hh_b, b_ih_b, b_hh_b):
-        seq_len, batch, input_size = x.shape
-        H = w_hh_f.shape[1]
-        H2, H3 = 2 * H, 3 * H
-        has_bias = b_ih_f is not None
-        w_ih = torch.stack((w_ih_f, w_ih_b))  # (2, 3H, I)
-        w_hh_t = torch.stack((w_hh_f.t(), w_hh_b.t()))  # (2, H, 3H)
-        reverse = torch.arange(seq_len - 1, -1, -1, device=x.device)  # time index, backwards
-        # Both directions in "step order": step t of direction 1 reads x[T-1-t].
-        x_steps = x.new_empty(2, seq_len, batch, input_size)
-        x_steps[0] = x
-        x_steps[1].index_copy_(0, reverse, x)
-        x_steps = x_steps.view(2, seq_len * batch, input_size)
-        # Input projection for every step and both directions: one batched GEMM. Its output
-        # columns are [what the step adds to W_hh h: W_ir x + b_ir + b_hr | W_iz x + b_iz + b_hz
-        # | b_hn] and then [W_in x + b_in]; a zero block of weights yields the b_hn column.
-        w_ext = w_ih.new_zeros(2, input_size, 4 * H)  # (2, I, 4H), the transposed weights
-        w_ext[..., :H2] = w_ih[:, :H2].transpose(1, 2)
-        w_ext[..., H3:] = w_ih[:, H2:].transpose(1, 2)
-        gi = torch.bmm(x_steps, w_ext).view(2, seq_len, batch, 4 * H)  # (2, T, B, 4H)
-        if has_bias:
-            b_ih = torch.stack((b_ih_f, b_ih_b))  # (2, 3H)
-            b_hh = torch.stack((b_hh_f, b_hh_b))  # (2, 3H)
-            b_ext = torch.cat((b_ih[:, :H2] + b_hh[:, :H2], b_hh[:, H2:], b_ih[:, H2:]), dim=1)
-            gi += b_ext[:, None, None, :]
-        # Buffers allocated once and zero-filled in bulk, so that their page faults are not
-        # taken inside the loop: no difference on a quiet machine, a large one on a busy one.
-        alloc = x.new_zeros if BiGRULayerFunction.zero_fill else x.new_empty
-        gates = alloc(seq_len, 2, batch, H3)  # step-major: r | z | W_hn h + b_hn
-        n = alloc(seq_len, 2, batch, H)  # candidate state
-        hs = alloc(2, seq_len + 1, batch, H)  # hs[:, t]: state before step t
-        hs[:, 0] = h0
-        # Per-step views made up front (slicing in the loop costs Python time).
-        steps = zip(
-            hs.unbind(1)[:-1],  # h (2, B, H)
-            hs.unbind(1)[1:],  # h' (2, B, H)
-            gates.unbind(0),  # (2, B, 3H)
-            gates[..., :H2].unbind(0),  # r | z
-            gates[..., :H].unbind(0),  # r
-            gates[..., H:H2].unbind(0),  # z
-            gates[..., H2:].unbind(0),  # W_hn h + b_hn
-            gi[..., :H3].unbind(1),  # added to W_hh h
-            gi[..., H3:].unbind(1),  # W_in x + b_in
-            n.unbind(0),
-            strict=True,
-        )
-        for h, h_next, g, g_rz, r, z, h_n_part, gi_add, gi_n, n_t in steps:
-            torch.bmm(h, w_hh_t, out=g)  # both directions in one bmm
-            g.add_(gi_add)
-            g_rz.sigmoid_()
-            torch.addcmul(gi_n, r, h_n_part, out=n_t).tanh_()
-            torch.lerp(n_t, h, z, out=h_next)  # n + z * (h - n)
-        output = x.new_empty(seq_len, batch, H2)  # (T, B, 2H), time order
-        output[..., :H] = hs[0, 1:]
-        output[..., H:].index_copy_(0, reverse, hs[1, 1:])
-        h_n = hs[:, seq_len].clone()  # (2, B, H)
-        ctx.has_bias = has_bias
-        ctx.scratch = gi.view(-1)[: 2 * seq_len * batch * H3]  # the backward reuses it
-        ctx.save_for_backward(x_steps, w_ih, w_hh_t, hs, gates, n, reverse)
+    def forward(ctx, kernels, x, h0, *weights):
+        output, h_n, saved = layer_forward(kernels, x, h0, weights, keep=True)
+        ctx.kernels, ctx.has_bias = kernels, weights[2] is not None
+        ctx.save_for_backward(*saved)
         return output, h_n
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, d_output, d_h_n):
-        x_steps, w_ih, w_hh_t, hs, gates, n, reverse = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            raise NotImplementedError(
+                "FastBiGRU is differentiable once: its hand-written backward cannot be "
+                "differentiated (create_graph=True, double backward); use nn.GRU for that"
+            )
+        kernels = ctx.kernels
+        x_steps, w_ih, w_hh_t, hs, gates, n = ctx.saved_tensors
         _, seq_len_p1, batch, H = hs.shape
-        seq_len, H2 = seq_len_p1 - 1, 2 * H
-        input_size = x_steps.shape[-1]
-        w_hh = w_hh_t.transpose(1, 2)  # (2, 3H, H)
-        # Gradient reaching each state, step-major, in step order: dh[t + 1] = dL/d hs[:, t + 1].
-        dh = hs.new_zeros(seq_len + 1, 2, batch, H)
-        if d_output is not None:
-            dh[1:, 0] = d_output[..., :H]
-            dh[1:, 1].index_copy_(0, reverse, d_output[..., H:])
-        if d_h_n is not None:
-            dh[seq_len] += d_h_n
-        # Factors of dh' that do not depend on dh', for all steps at once, in place.
-        gates_dir = gates.transpose(0, 1)  # (2, T, B, 3H) view
-        r, z, h_n_part = gates_dir[..., :H], gates_dir[..., H:H2], gates_dir[..., H2:]
-        n_dir = n.transpose(0, 1)  # (2, T, B, H) view
-        scratch, ctx.scratch = ctx.scratch, None
-        if scratch is None:  # a second backward (retain_graph=True)
-            scratch = hs.new_empty(2 * seq_len * batch * 3 * H)
-        coef = scratch.view(2, seq_len, batch, 3, H)  # gate order r, z, n
-        d_an = hs.new_empty(2, seq_len, batch, H)  # dir-major, for the GEMMs below
-        torch.mul(n_dir, n_dir, out=d_an).neg_().add_(1)  # 1 - n^2
-        d_an.addcmul_(d_an, z, value=-1)  # dh'/d a_n = (1 - z)(1 - n^2)
-        c_r, c_z, c_n = coef[..., 0, :], coef[..., 1, :], coef[..., 2, :]
-        torch.mul(d_an, h_n_part, out=c_r).mul_(r)
-        c_r.addcmul_(c_r, r, value=-1)  # (1 - z)(1 - n^2) hn r (1 - r)
-        torch.sub(hs[:, :seq_len], n_dir, out=c_z).mul_(z)
-        c_z.addcmul_(c_z, z, value=-1)  # (h - n) z (1 - z)
-        torch.mul(d_an, r, out=c_n)  # (1 - z)(1 - n^2) r
-        # The time loop: coef[:, t] becomes dL/d(W_hh h + b_hh) of step t, in place.
-        steps = zip(
-            dh.unbind(0)[1:],
-            dh.unbind(0)[:-1],
-            coef.unbind(1),
-            gates[..., H:H2].unbind(0),
-            strict=True,
-        )
-        for d, d_prev, g, z_t in reversed(list(steps)):  # (2, B, H), (2, B, H), (2, B, 3, H)
-            g.mul_(d.unsqueeze(2))
-            d_prev.addcmul_(d, z_t).baddbmm_(g.view(2, batch, 3 * H), w_hh)
-        d_gh = scratch.view(2, seq_len * batch, 3 * H)  # dL/d(W_hh h + b_hh), all steps
-        d_gi_rz = d_gh[..., :H2]  # dL/d(W_ih x + b_ih) for r and z: the same
-        d_gi_n = d_an.mul_(dh[1:].transpose(0, 1)).view(2, seq_len * batch, H)
-        need = ctx.needs_input_grad
+        dh = new_buffer(hs, seq_len_p1, 2, batch, H)  # step-major, step order
+        dh[0] = 0
+        dh[1:, 0] = d_output[..., :H]
+        dh[1:, 1] = d_output[..., H:].flip(0)
+        dh[-1] += d_h_n
+        coef, d_an = kernels.backward_factors(hs, gates, n)
+        w_hh = w_hh_t.transpose(1, 2).contiguous()  # (2, 3H, H)
+        kernels.backward_loop(dh, coef, gates[..., H : 2 * H], w_hh)
+        d_gh = coef.view(2, -1, 3 * H)  # dL/d(W_hh h + b_hh), every step
+        d_gi_n = d_an.mul_(dh[1:].transpose(0, 1)).view(2, -1, H)  # dL/d a_n
         dx = dh0 = None
-        if need[0]:
-            dx_steps = torch.bmm(d_gi_rz, w_ih[:, :H2]).baddbmm_(d_gi_n, w_ih[:, H2:])
-            dx_steps = dx_steps.view(2, seq_len, batch, input_size)
-            dx = dx_steps[0].index_add_(0, reverse, dx_steps[1])  # back to time order
-        if need[1]:
+        if ctx.needs_input_grad[1]:
+            w_rz, w_n = w_ih[:, : 2 * H], w_ih[:, 2 * H :]
+            dx_steps = torch.bmm(d_gh[..., : 2 * H], w_rz).baddbmm_(d_gi_n, w_n)
+            dx_steps = dx_steps.view(2, seq_len_p1 - 1, batch, -1)
+            dx = dx_steps[0] + dx_steps[1].flip(0)  # back to time order
+        if ctx.needs_input_grad[2]:
             dh0 = dh[0]
-        # Weight gradients: a few batched GEMMs over all steps at once.
-        d_w_ih = torch.cat(
-            (
-                torch.bmm(d_gi_rz.transpose(1, 2), x_steps),
-                torch.bmm(d_gi_n.transpose(1, 2), x_steps),
-            ),
-            dim=1,
-        )  # (2, 3H, I)
-        h_prev = hs[:, :seq_len].reshape(2, seq_len * batch, H)
-        d_w_hh = torch.bmm(d_gh.transpose(1, 2), h_prev)  # (2, 3H, H)
-        if ctx.has_bias:
-            d_b_hh = d_gh.sum(1)  # (2, 3H)
-            d_b_ih = torch.cat((d_b_hh[:, :H2], d_gi_n.sum(1)), dim=1)
-            per_dir = [(d_w_ih[k], d_w_hh[k], d_b_ih[k], d_b_hh[k]) for k in range(2)]
-        else:
-            per_dir = [(d_w_ih[k], d_w_hh[k], None, None) for k in range(2)]
-        return (dx, dh0, *per_dir[0], *per_dir[1])
+        per_dir = kernels.weight_grads(x_steps, hs, d_gh, d_gi_n, ctx.has_bias)
+        return (None, dx, dh0, *per_dir[0], *per_dir[1])
 
 
 def _linear(x, weight, bias):
@@ -190,11 +253,11 @@ def _direction_forward(x, h0, w_ih, w_hh, b_ih, b_hh, bulk):
         gi = gi_all[t] if bulk else _linear(x[t], w_ih, b_ih)  # (B, 3H)
         gh = _linear(hs[-1], w_hh, b_hh)  # (B, 3H)
         i_r, i_z, i_n = gi.chunk(3, 1)
-        h_r, h_z, h_n = gh.chunk(3, 1)
+        h_r, h_z, q = gh.chunk(3, 1)  # q = W_hn h + b_hn
         r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-        n = torch.tanh(i_n + r * h_n)
+        n = torch.tanh(i_n + r * q)
         hs.append((1 - z) * n + z * hs[-1])
-        saved.append((r, z, n, h_n))
+        saved.append((r, z, n, q))
     return hs, saved
 
 
@@ -206,9 +269,9 @@ def _direction_backward(x, hs, saved, d_out, w_ih, w_hh, has_bias, bulk):
     dx, d_gis, d_ghs = [None] * x.shape[0], [], []
     for t in range(x.shape[0] - 1, -1, -1):
         dh = dh + d_out[t]  # (B, H): from the output at t and from step t + 1
-        r, z, n, h_n = saved[t]
+        r, z, n, q = saved[t]
         d_an = dh * (1 - z) * (1 - n * n)  # through n = tanh(a_n)
-        d_r = d_an * h_n * r * (1 - r)  # through r's sigmoid
+        d_r = d_an * q * r * (1 - r)  # through r's sigmoid
         d_z = dh * (hs[t] - n) * z * (1 - z)  # through z's sigmoid
         d_gi = torch.cat((d_r, d_z, d_an), 1)  # dL/d(W_ih x + b_ih), (B, 3H)
         d_gh = torch.cat((d_r, d_z, d_an * r), 1)  # dL/d(W_hh h + b_hh), (B, 3H)
@@ -236,7 +299,7 @@ def _loop_function(bulk):
 
     class LoopFunction(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, x, h0, *weights):
+        def forward(ctx, kernels, x, h0, *weights):
             runs = [
                 _direction_forward(x, h0[0], *weights[:4], bulk),
                 _direction_forward(x.flip(0), h0[1], *weights[4:], bulk),
@@ -262,12 +325,19 @@ def _loop_function(bulk):
             )
             dx = grads_f[0] + grads_b[0].flip(0)
             dh0 = torch.stack((grads_f[1], grads_b[1]))
-            return dx, dh0, *grads_f[2], *grads_b[2]
+            return None, dx, dh0, *grads_f[2], *grads_b[2]
 
     LoopFunction.__name__ = LoopFunction.__qualname__ = (
         "BulkLoopFunction" if bulk else "LoopFunction"
     )
     return LoopFunction
+
+
+def default_kernels():
+    """The compiled loops when ``birnn_utils.fast_ext`` has them loaded, else pure PyTorch."""
+    from birnn_utils import fast_ext  # imported here: fast_ext imports this module
+
+    return fast_ext.Compiled if fast_ext.is_loaded() else Kernels
 
 
 class FastBiGRU(nn.GRU):
@@ -277,10 +347,14 @@ class FastBiGRU(nn.GRU):
     must stay True. ``forward(input, hx=None)``: input (T, B, I), (B, T, I) if batch_first,
     or unbatched (T, I); hx (2 * num_layers, B, H) or (2 * num_layers, H) ->
     (output (T, B, 2H) / (B, T, 2H) / (T, 2H), h_n like hx).
-    Not supported (use ``nn.GRU``): PackedSequence, dropout between layers while training.
+    ``kernels``: None (the default) takes the compiled loops of ``birnn_utils.fast_ext``
+    when they are built and loaded, else the pure-PyTorch ``Kernels``; or set a class.
+    Not supported (use ``nn.GRU``): PackedSequence, dropout between layers while training,
+    double backward.
     """
 
     layer_function = BiGRULayerFunction  # the autograd.Function that runs one layer
+    kernels = None
 
     def __init__(
         self,
@@ -294,18 +368,27 @@ class FastBiGRU(nn.GRU):
         device=None,
         dtype=None,
     ):
+        check_int("input_size", input_size, minimum=1)
+        check_int("hidden_size", hidden_size, minimum=1)
+        check_int("num_layers", num_layers, minimum=1)
+        check_bool("bias", bias)
+        check_bool("batch_first", batch_first)
+        check_float("dropout", dropout, minimum=0.0, maximum=1.0)
+        check_bool("bidirectional", bidirectional)
         if not bidirectional:
             raise ValueError(
                 "FastBiGRU is bidirectional only, got bidirectional=False; "
                 "use nn.GRU for a one-directional GRU"
             )
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating-point torch.dtype, got {describe(dtype)}")
         super().__init__(
             input_size,
             hidden_size,
             num_layers=num_layers,
             bias=bias,
             batch_first=batch_first,
-            dropout=dropout,
+            dropout=float(dropout),
             bidirectional=True,
             device=device,
             dtype=dtype,
@@ -314,8 +397,7 @@ class FastBiGRU(nn.GRU):
     @classmethod
     def from_gru(cls, gru: nn.GRU) -> "FastBiGRU":
         """A FastBiGRU configured like bidirectional ``gru``, with a copy of its weights."""
-        if not isinstance(gru, nn.GRU):
-            raise TypeError(f"expected an nn.GRU, got {type(gru).__name__}")
+        check_module("gru", gru, nn.GRU)
         weight = gru.weight_ih_l0
         fast = cls(
             gru.input_size,
@@ -338,23 +420,29 @@ class FastBiGRU(nn.GRU):
                 "(or pad them and pass a tensor)"
             )
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"input must be a tensor, got {type(x).__name__}")
+            raise TypeError(f"input must be a tensor, got {describe(x)}")
+        shape = tuple(x.shape)
         if x.dim() not in (2, 3):
+            raise ValueError(f"input must be 3-D (batched) or 2-D (unbatched), got shape {shape}")
+        if shape[-1] != self.input_size:
             raise ValueError(
-                f"input must be 3-D (batched) or 2-D (unbatched), got shape {tuple(x.shape)}"
+                f"input's last dimension must be input_size={self.input_size}, got shape {shape}"
             )
-        if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"input's last dimension must be input_size={self.input_size}, "
-                f"got shape {tuple(x.shape)}"
-            )
-        if x.shape[0 if (x.dim() == 2 or not self.batch_first) else 1] == 0:
-            raise ValueError(f"input has no time steps, got shape {tuple(x.shape)}")
-        param_dtype = self.weight_ih_l0.dtype
-        if x.dtype != param_dtype:
+        time_dim = 0 if (x.dim() == 2 or not self.batch_first) else 1
+        if shape[time_dim] == 0:
+            raise ValueError(f"input has no time steps, got shape {shape}")
+        if x.dim() == 3 and shape[1 - time_dim] == 0:
+            raise ValueError(f"input has an empty batch, got shape {shape}")
+        param = self.weight_ih_l0
+        if x.dtype != param.dtype:
             raise TypeError(
-                f"input dtype {x.dtype} does not match the parameters' dtype {param_dtype}; "
-                f"convert one of them with .to({param_dtype}) or .to({x.dtype})"
+                f"input dtype {x.dtype} does not match the parameters' dtype {param.dtype}; "
+                f"convert one of them with .to({param.dtype}) or .to({x.dtype})"
+            )
+        if x.device != param.device:
+            raise ValueError(
+                f"input is on {x.device} but the parameters are on {param.device}; "
+                "move one of them with .to(device)"
             )
         if self.dropout > 0 and self.training and self.num_layers > 1:
             raise ValueError(
@@ -362,36 +450,47 @@ class FastBiGRU(nn.GRU):
                 "training mode); use nn.GRU, or set dropout=0 / call .eval()"
             )
         if hx is not None:
-            if not isinstance(hx, torch.Tensor):
-                raise TypeError(
-                    f"hx must be a tensor (a GRU has no cell state), got {type(hx).__name__}"
-                )
-            batch = () if x.dim() == 2 else (x.shape[0 if self.batch_first else 1],)
-            expected = (2 * self.num_layers, *batch, self.hidden_size)
-            if tuple(hx.shape) != expected:
-                raise ValueError(f"hx must have shape {expected}, got {tuple(hx.shape)}")
-            if hx.dtype != x.dtype:
-                raise TypeError(f"hx dtype {hx.dtype} does not match the input dtype {x.dtype}")
+            self._check_hx(x, hx)
 
-    def forward(self, input, hx=None):  # noqa: A002 - nn.GRU's argument name
+    def _check_hx(self, x, hx):
+        if not isinstance(hx, torch.Tensor):
+            raise TypeError(f"hx must be a tensor (a GRU has no cell state), got {describe(hx)}")
+        batch = () if x.dim() == 2 else (x.shape[0 if self.batch_first else 1],)
+        expected = (2 * self.num_layers, *batch, self.hidden_size)
+        if tuple(hx.shape) != expected:
+            raise ValueError(f"hx must have shape {expected}, got {tuple(hx.shape)}")
+        if hx.dtype != x.dtype:
+            raise TypeError(f"hx dtype {hx.dtype} does not match the input dtype {x.dtype}")
+        if hx.device != x.device:
+            raise ValueError(f"hx is on {hx.device} but the input is on {x.device}")
+
+    def forward(self, input, hx=None):
         self._check_input(input, hx)
         unbatched = input.dim() == 2
         x = input.unsqueeze(1) if unbatched else input  # (T, B, I) or (B, T, I)
         if self.batch_first and not unbatched:
             x = x.transpose(0, 1)
         x = x.contiguous()  # (T, B, I)
-        batch = x.shape[1]
         if hx is None:
-            hx = x.new_zeros(2 * self.num_layers, batch, self.hidden_size)
+            hx = x.new_zeros(2 * self.num_layers, x.shape[1], self.hidden_size)
         elif unbatched:
             hx = hx.unsqueeze(1)
+        kernels = self.kernels or default_kernels()
+        grad = torch.is_grad_enabled() and (
+            x.requires_grad or hx.requires_grad or any(p.requires_grad for p in self.parameters())
+        )
         h_n = []
         for layer in range(self.num_layers):
-            params = []
-            for suffix in ("", "_reverse"):
-                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                params += [getattr(self, f"{nm}_l{layer}{suffix}", None) for nm in names]
-            x, h_layer = self.layer_function.apply(x, hx[2 * layer : 2 * layer + 2], *params)
+            params = [
+                getattr(self, f"{name}_l{layer}{suffix}", None)
+                for suffix in ("", "_reverse")
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            ]
+            h0 = hx[2 * layer : 2 * layer + 2]
+            if grad or self.layer_function is not BiGRULayerFunction:
+                x, h_layer = self.layer_function.apply(kernels, x, h0, *params)
+            else:  # inference: no autograd node, nothing kept for a backward
+                x, h_layer, _ = layer_forward(kernels, x, h0, params, keep=False)
             h_n.append(h_layer)  # each (2, B, H)
         h_n = torch.cat(h_n)  # (2 * num_layers, B, H)
         if unbatched:
