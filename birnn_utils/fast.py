@@ -114,8 +114,8 @@ def backward_factors(hs, gates, n):
     r, z, q = (gates[..., k * H : (k + 1) * H].transpose(0, 1) for k in range(3))
     n_dir = n.transpose(0, 1)  # (2, T, B, H) views
     one_minus_z = 1 - z
-    d_an = torch.mul(n_dir, n_dir, out=torch.empty_like(n_dir, memory_format=torch.contiguous_format))
-    d_an.neg_().add_(1).mul_(one_minus_z)  # (1 - z)(1 - n^2), (2, T, B, H) contiguous
+    d_an = torch.mul(n_dir, n_dir, out=hs.new_empty(n_dir.shape))  # (2, T, B, H) contiguous
+    d_an.neg_().add_(1).mul_(one_minus_z)  # (1 - z)(1 - n^2)
     coef = torch.stack(
         (d_an * q * r * (1 - r), (hs[:, :-1] - n_dir) * z * one_minus_z, d_an * r), dim=3
     )

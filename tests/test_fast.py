@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from birnn_utils import ablation, fast, fast_ext
 from birnn_utils.fast import (
     BiGRULayerFunction,
     BulkLoopBiGRU,
@@ -133,7 +134,10 @@ def test_gradcheck_float64(bias):
     for _ in range(2):  # forward direction, then backward direction
         args += [leaf(3 * hidden, inp), leaf(3 * hidden, hidden)]
         args += [leaf(3 * hidden), leaf(3 * hidden)] if bias else [None, None]
-    assert torch.autograd.gradcheck(BiGRULayerFunction.apply, args)
+    def layer(*tensors):
+        return BiGRULayerFunction.apply(fast.Kernels, *tensors)
+
+    assert torch.autograd.gradcheck(layer, args)
 
 
 def test_second_backward_with_retain_graph():
@@ -190,8 +194,6 @@ def test_bad_inputs_raise_and_change_nothing():
         fast(x, hx.double())
     with pytest.raises(ValueError, match="use nn.GRU for a one-directional GRU"):
         FastBiGRU(3, 4, bidirectional=False)
-    with pytest.raises(TypeError, match="expected an nn.GRU, got LSTM"):
-        FastBiGRU.from_gru(nn.LSTM(3, 4))
     two_layer = FastBiGRU(3, 4, num_layers=2, dropout=0.3)
     with pytest.raises(ValueError, match=r"dropout=0.3 in training mode\); use nn.GRU"):
         two_layer(x)
@@ -200,13 +202,198 @@ def test_bad_inputs_raise_and_change_nothing():
     assert all(p.grad is None for p in fast.parameters())
 
 
-def test_without_bulk_zero_fill_same_result(monkeypatch):
-    """The zero-fill only moves page faults out of the loop; the numbers must not change."""
-    gru, fast = make_pair(8, 3, 4)
-    x, hx = inputs(gru, steps=6, batch=2, with_hx=True)
-    expected = run_both(gru, fast, x, hx)
-    monkeypatch.setattr(BiGRULayerFunction, "zero_fill", False)
-    got = run_both(gru, fast, x, hx)
-    for (out_a, hn_a, grads_a), (out_b, hn_b, grads_b) in zip(expected, got, strict=True):
+def results_equal(a, b):
+    """Bitwise equality of two run_both results (NaN equal to NaN)."""
+    for (out_a, hn_a, grads_a), (out_b, hn_b, grads_b) in zip(a, b, strict=True):
         assert torch.equal(out_a, out_b) and torch.equal(hn_a, hn_b)
-        assert all(torch.equal(grads_a[name], grads_b[name]) for name in grads_a)
+        assert grads_a.keys() == grads_b.keys()
+        for name in grads_a:
+            torch.testing.assert_close(grads_a[name], grads_b[name], rtol=0, atol=0,
+                                       equal_nan=True)
+
+
+@pytest.mark.parametrize("fill", [float("nan"), None])
+def test_every_buffer_entry_is_written_before_it_is_read(monkeypatch, fill):
+    """NaN-filled (or uninitialised) work buffers give bitwise the zero-filled result: no
+    entry of any buffer is read before the loops write it."""
+    gru, fast_gru = make_pair(8, 3, 4, num_layers=2)
+    x, hx = inputs(gru, steps=6, batch=2, with_hx=True)
+    expected = run_both(gru, fast_gru, x, hx)
+    assert_same(expected, **F32)
+    monkeypatch.setattr(fast, "BUFFER_FILL", fill)
+    results_equal(run_both(gru, fast_gru, x, hx), expected)
+    with torch.no_grad():  # the inference path, with its reused one-step buffers
+        assert torch.equal(fast_gru(x, hx)[0], expected[1][0])
+
+
+def test_inference_path_equals_the_autograd_path():
+    gru, fast_gru = make_pair(9, 3, 5, num_layers=2, batch_first=True)
+    x, hx = inputs(gru, steps=5, batch=3, with_hx=True)
+    with torch.no_grad():
+        out_ng, hn_ng = fast_gru(x, hx)
+    out, hn = fast_gru(x, hx)
+    assert out.grad_fn is not None and out_ng.grad_fn is None
+    assert torch.equal(out, out_ng) and torch.equal(hn, hn_ng)
+
+
+NON_FINITE = [float("inf"), float("-inf"), float("nan")]
+
+
+@pytest.mark.parametrize("cls", [FastBiGRU, LoopBiGRU, BulkLoopBiGRU])
+@pytest.mark.parametrize("value", NON_FINITE)
+@pytest.mark.parametrize("where", ["x", "hx"])
+def test_non_finite_inputs_match_nn_gru(cls, value, where):
+    """With ±inf or NaN in the input (or h0), every output and gradient is what nn.GRU gives:
+    the same finite values where nn.GRU's are finite, NaN exactly where nn.GRU's are NaN."""
+    gru, fast_gru = make_pair(10, 3, 4, cls=cls, num_layers=2)
+    x, hx = inputs(gru, steps=5, batch=3, with_hx=True)
+    (x if where == "x" else hx)[1, 1, 0] = value
+    (out_ref, hn_ref, g_ref), (out, hn, g) = run_both(gru, fast_gru, x, hx)
+    if where == "x" and value != value:  # NaN in x reaches some outputs
+        assert out_ref.isnan().any()
+    elif where == "x":  # saturated gates: nn.GRU's outputs stay finite
+        assert out_ref.isfinite().all()
+    for got, ref in [(out, out_ref), (hn, hn_ref), *((g[k], g_ref[k]) for k in g_ref)]:
+        torch.testing.assert_close(got, ref, **F32, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", list(ablation.VARIANTS))
+def test_ablation_variants_match_nn_gru(name):
+    gru, _ = make_pair(11, 3, 4, num_layers=2)
+    model = ablation.make(gru, ablation.VARIANTS[name])
+    x, hx = inputs(gru, steps=6, batch=2, with_hx=True)
+    assert_same(run_both(gru, model, x, hx), **F32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, hx)[0], gru(x, hx)[0], **F32)
+
+
+def test_compiled_loops_equal_the_pure_loops_bitwise():
+    """The optional C++ loops run the same ATen ops in the same order: bitwise equal.
+    Builds the extension once (cached) where a compiler is present."""
+    if not fast_ext.load(build=True):
+        pytest.skip(f"compiled loops unavailable: {fast_ext.status()['reason']}")
+    assert fast.default_kernels() is fast_ext.Compiled
+    for num_layers, bias, dtype in [(1, True, torch.float32), (2, False, torch.float64)]:
+        gru, pure = make_pair(12, 4, 6, dtype, num_layers=num_layers, bias=bias)
+        compiled = ablation.make(gru, fast_ext.Compiled)
+        pure.kernels = fast.Kernels
+        x, hx = inputs(gru, steps=9, batch=3, with_hx=True, dtype=dtype)
+        results_equal(run_both(gru, compiled, x, hx), run_both(gru, pure, x, hx))
+        assert_same(run_both(gru, compiled, x, hx), rtol=1e-5, atol=1e-5)
+    assert fast_ext.status()["loaded"] and fast_ext.load() is True
+
+
+def test_fast_ext_without_a_build(monkeypatch, tmp_path):
+    """load(build=False) never compiles: with an empty cache it declines and says why."""
+    monkeypatch.setattr(fast_ext, "_STATE", dict(fast_ext._STATE, loaded=False))
+    monkeypatch.setenv("BIRNN_EXT_DIR", str(tmp_path))
+    assert fast_ext.build_dir() == tmp_path
+    assert fast_ext.load(build=False) is False
+    assert "not built yet" in fast_ext.status()["reason"]
+    assert fast.default_kernels() is fast.Kernels
+    with pytest.raises(TypeError, match="build must be a bool, got str 'yes'"):
+        fast_ext.load(build="yes")
+
+
+def test_double_backward_is_refused_clearly():
+    """The contract: differentiable once. create_graph=True raises NotImplementedError
+    (a RuntimeError), and a plain backward still works afterwards."""
+    gru, fast_gru = make_pair(13, 3, 4)
+    x, _ = inputs(gru, steps=4, batch=2, with_hx=False)
+    out, h_n = fast_gru(x.requires_grad_())
+    with pytest.raises(NotImplementedError, match="differentiable once"):
+        torch.autograd.grad(out.sum(), x, create_graph=True, retain_graph=True)
+    assert issubclass(NotImplementedError, RuntimeError)
+    (grad,) = torch.autograd.grad(out.sum() + h_n.sum(), x)
+    assert grad.shape == x.shape
+
+
+def snapshot(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}, module.training
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"hidden_size": -1}, ValueError, "hidden_size must be an int >= 1, got -1"),
+        ({"hidden_size": 2.5}, TypeError, "hidden_size must be an int, got float 2.5"),
+        ({"input_size": 0}, ValueError, "input_size must be an int >= 1, got 0"),
+        ({"num_layers": 0}, ValueError, "num_layers must be an int >= 1, got 0"),
+        ({"num_layers": True}, TypeError, "num_layers must be an int, got bool True"),
+        ({"dropout": 1.5}, ValueError, r"dropout must be a finite number >= 0.0 and <= 1.0, "
+         "got 1.5"),
+        ({"dropout": "0.1"}, TypeError, "dropout must be a real number, got str '0.1'"),
+        ({"bidirectional": "False"}, TypeError, "bidirectional must be a bool, got str 'False'"),
+        ({"bias": 1}, TypeError, "bias must be a bool, got int 1"),
+        ({"batch_first": None}, TypeError, "batch_first must be a bool, got NoneType None"),
+        ({"dtype": torch.int64}, TypeError, "dtype must be a floating-point torch.dtype"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs, error, message):
+    args = {"input_size": 3, "hidden_size": 4, **kwargs}
+    with pytest.raises(error, match=message):
+        FastBiGRU(**args)
+
+
+BAD_SIZES = st.one_of(
+    st.integers(max_value=0), st.booleans(), st.floats(allow_nan=True), st.text(max_size=3),
+    st.none(), st.lists(st.integers(1, 3), max_size=2),
+)
+
+
+@given(name=st.sampled_from(["input_size", "hidden_size", "num_layers"]), value=BAD_SIZES)
+def test_property_bad_sizes_are_refused_by_name(name, value):
+    args = {"input_size": 3, "hidden_size": 4, name: value}
+    with pytest.raises((TypeError, ValueError), match=name):
+        FastBiGRU(**args)
+
+
+@given(value=st.one_of(st.integers(), st.text(max_size=5), st.none(), st.floats()))
+def test_property_non_bool_flags_are_refused(value):
+    for name in ("bias", "batch_first", "bidirectional"):
+        with pytest.raises(TypeError, match=f"{name} must be a bool"):
+            FastBiGRU(3, 4, **{name: value})
+
+
+BAD_INPUTS = st.one_of(
+    st.builds(lambda s: torch.zeros(s), st.lists(st.integers(0, 3), min_size=0, max_size=4)),
+    st.builds(lambda d: torch.zeros(4, 2, 3, dtype=d),
+              st.sampled_from([torch.float64, torch.int64, torch.bool, torch.float16])),
+    st.just(torch.zeros(4, 2, 3, device="meta")),
+    st.lists(st.floats(), max_size=3), st.none(), st.text(max_size=3),
+)
+
+
+@given(x=BAD_INPUTS)
+def test_property_bad_inputs_raise_and_change_nothing(x):
+    gru, fast_gru = make_pair(14, 3, 4)
+    before = snapshot(fast_gru)
+    ok_shape = isinstance(x, torch.Tensor) and x.dim() == 3 and x.shape[-1] == 3 and (
+        x.shape[0] > 0 and x.shape[1] > 0)
+    ok_shape = ok_shape or (isinstance(x, torch.Tensor) and x.dim() == 2 and x.shape[-1] == 3
+                            and x.shape[0] > 0)
+    if ok_shape and x.dtype == torch.float32 and x.device.type == "cpu":
+        return  # a valid input, not a bad one
+    with pytest.raises((TypeError, ValueError), match="input"):
+        fast_gru(x)
+    after = snapshot(fast_gru)
+    assert after[1] == before[1]
+    assert all(torch.equal(after[0][k], before[0][k]) for k in before[0])
+    assert all(p.grad is None for p in fast_gru.parameters())
+
+
+def test_messages_are_in_the_callers_terms():
+    """A batch_first caller reads its own (B, T, I) shapes; a device mismatch is named."""
+    _, fast_gru = make_pair(15, 3, 4, batch_first=True)
+    with pytest.raises(ValueError, match=r"input_size=3, got shape \(2, 7, 5\)"):
+        fast_gru(torch.zeros(2, 7, 5))
+    with pytest.raises(ValueError, match=r"input has an empty batch, got shape \(0, 7, 3\)"):
+        fast_gru(torch.zeros(0, 7, 3))
+    with pytest.raises(ValueError, match=r"hx must have shape \(2, 2, 4\), got \(2, 7, 4\)"):
+        fast_gru(torch.zeros(2, 7, 3), torch.zeros(2, 7, 4))
+    with pytest.raises(ValueError, match="input is on meta but the parameters are on cpu"):
+        fast_gru(torch.zeros(2, 7, 3, device="meta"))
+    with pytest.raises(ValueError, match="hx is on meta but the input is on cpu"):
+        fast_gru(torch.zeros(2, 7, 3), torch.zeros(2, 2, 4, device="meta"))
+    with pytest.raises(TypeError, match="gru must be a GRU, got LSTM"):
+        FastBiGRU.from_gru(nn.LSTM(3, 4))
