@@ -18,12 +18,15 @@ export PYTHONHASHSEED := 0
 export CUDA_VISIBLE_DEVICES :=
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test lint unit nbval nbval-portable build execute bench serve lock clean
+.PHONY: help venv book test lint unit nbval nbval-portable build execute bench serve lock clean \
+  pdf pdf-test texlive
 
 help:
 	@echo "make book     create .venv, install pinned deps, build the site into _build/html"
 	@echo "make test     everything CI checks: lint, unit tests, nbval, build, browser tests"
 	@echo "make browser  open every built page in Chromium: errors, links, MathJax, axe-core"
+	@echo "make pdf      the whole book as one PDF, _build/latex/book.pdf (xelatex, TeX Live)"
+	@echo "make pdf-test make pdf, then check it: no LaTeX errors, titles, math, figures"
 	@echo "make execute  re-run every notebook in place (NB=path for just one)"
 	@echo "make bench    benchmark the from-scratch BiGRUs against nn.GRU"
 	@echo "make serve    serve the built book on http://127.0.0.1:8000"
@@ -46,6 +49,8 @@ build: $(STAMP) $(NPM_STAMP)
 	mkdir -p _build/vendor/_static
 	cp -R node_modules/mathjax/es5 _build/vendor/_static/mathjax
 	cp node_modules/mathjax/LICENSE _build/vendor/_static/mathjax/LICENSE
+	# The PDF (make pdf) is published next to the site, linked from the front page.
+	if [ -f $(PDF) ]; then cp $(PDF) _build/vendor/$(PDF_NAME); fi
 	$(BIN)/python tools/timed.py "book build" -- $(BIN)/jupyter-book build . --warningiserror --keep-going
 
 # Pinned JavaScript packages (package-lock.json): MathJax for the site, axe-core for the
@@ -68,11 +73,38 @@ browser: $(STAMP) $(NPM_STAMP) chromium
 	@test -f _build/html/index.html || $(MAKE) build
 	$(BIN)/python tools/timed.py "browser tests" -- $(BIN)/python -m pytest tests/browser -q
 
+# The PDF: Jupyter Book 1's LaTeX builder with xelatex from Debian's TeX Live (never a
+# downloaded toolchain). Installed here when missing and running as root, like chromium.
+# Its own target and CI step (`make pdf-test`): TeX Live and three xelatex passes would
+# add minutes to `make test`.
+TEXLIVE_PACKAGES := texlive-xetex texlive-latex-recommended texlive-latex-extra \
+  texlive-fonts-recommended texlive-plain-generic lmodern latexmk xindy fonts-freefont-otf \
+  fonts-dejavu-core poppler-utils
+PDF := _build/latex/book.pdf
+PDF_NAME := birnn-book.pdf
+
+texlive:
+	@missing=; for p in $(TEXLIVE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing; fi
+	@if ! command -v xelatex >/dev/null || ! command -v pdftotext >/dev/null; then \
+	  echo "error: xelatex or pdftotext missing: apt-get install $(TEXLIVE_PACKAGES)" >&2; exit 1; fi
+
+pdf: $(STAMP) texlive
+	rm -rf _build/latex
+	$(BIN)/python tools/timed.py "pdf build" -- \
+	  $(BIN)/jupyter-book build . --builder pdflatex --warningiserror --keep-going
+	@test -f $(PDF) && echo "$(PDF): $$(pdfinfo $(PDF) | sed -n 's/^Pages: *//p') pages"
+
+pdf-test: pdf
+	$(BIN)/python -m pytest tests/pdf -q
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/browser -q -n 2 --dist loadscope \
+	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/pdf -q -n 2 --dist loadscope \
 	  --cov=birnn_utils --cov-report=term-missing:skip-covered --cov-fail-under=90
 
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
