@@ -47,7 +47,9 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("birnn_utils") is None:
-    _source = os.environ.get("{env}", "{default}")
+    _source = os.environ.get("{env}") or (
+        "{default}"
+    )
     print(f"birnn_utils is not installed: pip install {{_source}}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", _source], check=True)
     importlib.invalidate_caches()
