@@ -197,3 +197,24 @@ def setup_cell_version() -> str:
     import birnn_utils
 
     return birnn_utils.__version__
+
+
+def _numbered_files() -> list[Path]:
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf8"))
+    return [ROOT / f"{entry['file']}.ipynb" for part in toc.get("parts", [])
+            if part.get("numbered") for entry in part.get("chapters", [])
+            if (ROOT / f"{entry['file']}.ipynb").is_file()]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_a_numbered_chapter_does_not_number_its_own_title(path):
+    """With `numbered` in _toc.yml the site writes "3. Title"; a "# 3. Title" would read
+    "3. 3. Title". `tools/setup_cell.py --strip-title-numbers` drops them."""
+    if path not in _numbered_files():
+        pytest.skip("not in a numbered part of _toc.yml")
+    nb = _load(path)
+    first = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    heading = "".join(first["source"]).splitlines()[0]
+    assert not setup_cell._TITLE_NUMBER.match(heading), heading
