@@ -224,6 +224,8 @@ _AXE_JS = """async (impacts) => {
   // inside a table, an admonition or a figure that is unchecked text, so it is reported.
   const unchecked = result.incomplete.filter(r => r.id === 'color-contrast')
     .flatMap(r => r.nodes)
+    // Symbols alone (a check mark, a dash) have no contrast for axe to measure.
+    .filter(n => !/only non-text characters/.test(n.any[0]?.message || ''))
     .filter(n => n.element && n.element.closest(
       'table, .admonition, .proof, figure, .cell_output, .exercise, .solution'))
     .slice(0, 10).map(n => where(n) + ': ' + (n.any[0]?.message || '').slice(0, 120));
