@@ -232,7 +232,7 @@ def _resolve_names(module: nn.Module, names: Iterable[str] | None, func: str) ->
     params = dict(module.named_parameters())
     if names is None:
         return [n for n, p in params.items() if not p.requires_grad]
-    if isinstance(names, str) or not isinstance(names, Iterable):
+    if isinstance(names, str | bytes) or not isinstance(names, Iterable):
         raise TypeError(
             f"{func}() names must be an iterable of parameter names (e.g. a list), "
             f"got {describe(names)}"

@@ -180,3 +180,56 @@ def test_scratch_forward_bad_inputs():
     for call, error, match in cases:
         with pytest.raises(error, match=match):
             call()
+
+
+def _non_finite_inputs(module, where, value, seed):
+    """x and hx with one entry set to ``value`` (NaN, +inf, -inf or a huge number)."""
+    x, hx = make_inputs(module, seed, 5, 2, with_hx=True)
+    parts = {"x": x, "h0": hx[0] if isinstance(hx, tuple) else hx,
+             "c0": hx[1] if isinstance(hx, tuple) else None}
+    target = parts[where]
+    gen = torch.Generator().manual_seed(seed)
+    target.view(-1)[torch.randint(target.numel(), (1,), generator=gen)] = value
+    return x, hx
+
+
+def _outputs_and_grads(run, module, x, hx):
+    leaves = [x.clone().requires_grad_()]
+    states = hx if isinstance(hx, tuple) else (hx,)
+    leaves += [s.clone().requires_grad_() for s in states]
+    start = tuple(leaves[1:]) if isinstance(hx, tuple) else leaves[1]
+    output, state = run(leaves[0], start)
+    flat = [output, *(state if isinstance(state, tuple) else (state,))]
+    loss = sum(t.sum() for t in flat)
+    grads = torch.autograd.grad(loss, leaves + list(module.parameters()), allow_unused=True)
+    return flat, grads
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("where", ["x", "h0", "c0"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 1e300])
+def test_scratch_forward_matches_the_module_on_non_finite_inputs(kind, where, value):
+    """Forward and backward agree with nn.RNN/GRU/LSTM entry by entry, NaN where it has NaN:
+    saturated gates (sigmoid(±inf) = 0 or 1, tanh(±inf) = ±1) and inf · 0 propagate alike."""
+    if where == "c0" and not kind.startswith("lstm"):
+        pytest.skip("only an LSTM has a cell state")
+    module = make_module(kind, 3, 3, 4, num_layers=2, bidirectional=True)
+    x, hx = _non_finite_inputs(module, where, value, seed=len(kind) + len(where))
+    expected = _outputs_and_grads(lambda a, b: module(a, b), module, x, hx)
+    got = _outputs_and_grads(lambda a, b: scratch_forward(module, a, b), module, x, hx)
+    for want, have in zip(expected[0] + list(expected[1]), got[0] + list(got[1]), strict=True):
+        assert torch.equal(want.isnan(), have.isnan())
+        torch.testing.assert_close(have, want, equal_nan=True, rtol=1e-9, atol=1e-9)
+
+
+def test_the_non_finite_cases_are_not_all_trivially_nan():
+    """The comparison above is informative: some outputs stay finite (saturation), others
+    are NaN, so matching NaN masks is a real check and not all-NaN against all-NaN."""
+    module = make_module("gru", 3, 3, 4, num_layers=2, bidirectional=True)
+    x, hx = _non_finite_inputs(module, "x", float("-inf"), seed=4)
+    output, _ = module(x, hx)
+    assert torch.isfinite(output).all()  # -inf saturates the gates: finite outputs
+    x, hx = _non_finite_inputs(module, "x", float("nan"), seed=4)
+    output, _ = module(x, hx)
+    nan = output.isnan()
+    assert nan.any() and not nan.all()
