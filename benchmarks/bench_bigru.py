@@ -2,13 +2,17 @@
 
 Implementations (same weights, single-layer BiGRU, float32, CPU, 2 threads):
 - ``naive``: ``birnn_utils.recurrent.scratch_forward`` -- the scratch cells, autograd per op;
-- ``fast``: ``birnn_utils.fast.FastBiGRU`` -- hand-written BPTT in one autograd.Function;
+- ``fast``: ``birnn_utils.fast.FastBiGRU`` -- hand-written BPTT in one autograd.Function,
+  with the compiled loops of ``birnn_utils.fast_ext`` (built here first, once, cached; its
+  build time is printed and kept out of every timing) or, where no build is possible, the
+  pure-PyTorch loops;
+- ``pure``: ``FastBiGRU`` with its pure-PyTorch loops;
 - ``nn.GRU``: PyTorch's own module (the reference, ratio 1).
-Plus an ablation at the main size: what each group of techniques buys, from the plainest
-hand-written BPTT (``LoopBiGRU``) to ``FastBiGRU``.
+Plus an ablation at the main size that removes one idea at a time from the final version
+(``birnn_utils.ablation``), and the plainer hand-written baselines.
 
-Timings use ``torch.utils.benchmark.Timer`` with ``num_threads`` set (it defaults to 1).
-The implementations are interleaved within each repetition and every ratio is the median of
+Timings use ``birnn_utils.benchmarking.time_interleaved`` (wall clock, threads set): the
+implementations are interleaved within each repetition and every ratio is the median of
 per-repetition ratios, so a slow phase of a shared machine hits all of them alike.
 Prints a table, writes ``_build/bench.json``; the last line is
 ``scratch_vs_nn_gru_ratio=X.XX``: fast / nn.GRU, forward+backward, T=100, B=32, I=16, H=64.
@@ -17,14 +21,15 @@ Prints a table, writes ``_build/bench.json``; the last line is
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.benchmark import Timer
 
+from birnn_utils import ablation, fast, fast_ext
 from birnn_utils.benchmarking import bigru_matmul_flops, time_interleaved
-from birnn_utils.fast import BiGRULayerFunction, BulkLoopBiGRU, FastBiGRU, LoopBiGRU
+from birnn_utils.fast import BulkLoopBiGRU, FastBiGRU, LoopBiGRU
 from birnn_utils.recurrent import scratch_forward
 
 THREADS = 2
@@ -37,15 +42,18 @@ BUILD = Path(__file__).resolve().parent.parent / "_build"
 def matmul_peak_gflops(reps):
     """Measured float32 GEMM throughput (2048 x 2048) at THREADS threads, GFLOP/s."""
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    timer = Timer("a @ b", globals={"a": a, "b": b}, num_threads=THREADS)
-    best = min(timer.timeit(1).mean for _ in range(reps + 1))
-    return 2 * 2048**3 / best / 1e9
+    seconds = time_interleaved({"mm": lambda: a @ b}, reps, THREADS, target_s=0.1)[0]["mm"]
+    return 2 * 2048**3 / seconds / 1e9
 
 
 def make_models(size, seed=0):
     torch.manual_seed(seed)
     gru = nn.GRU(size["I"], size["H"], bidirectional=True)
-    return gru, {"nn.GRU": gru, "fast": FastBiGRU.from_gru(gru)}
+    return gru, {
+        "nn.GRU": gru,
+        "fast": FastBiGRU.from_gru(gru),
+        "pure": ablation.make(gru, fast.Kernels),
+    }
 
 
 def step_function(run, model, x, backward):
@@ -104,34 +112,24 @@ def bench_size(size, reps, with_naive=True):
     return rows
 
 
-def ablation(reps):
-    """What each group of techniques buys, at the main size, forward+backward."""
+def ablation_rows(reps):
+    """Forward+backward at the main size: the final version, the final version with one idea
+    removed (one row each), and the plainer baselines."""
     gru, _ = make_models(MAIN)
     x = torch.randn(MAIN["T"], MAIN["B"], MAIN["I"])
+    final = fast.default_kernels()
     ladder = {
         "nn.GRU": (call_module, gru),
-        "naive autograd (scratch_forward)": (call_naive, gru),
-        "hand BPTT, step by step (LoopBiGRU)": (call_module, LoopBiGRU.from_gru(gru)),
-        "+ one-GEMM projection & weight grads (BulkLoopBiGRU)": (
-            call_module,
-            BulkLoopBiGRU.from_gru(gru),
-        ),
-        "+ both directions per bmm, bulk gate factors, buffers (FastBiGRU)": (
-            call_module,
-            FastBiGRU.from_gru(gru),
-        ),
+        f"FastBiGRU ({final.name})": (call_module, ablation.make(gru, final)),
     }
+    if final is not fast.Kernels:
+        ladder["- compiled loops (pure PyTorch)"] = (call_module, ablation.make(gru, fast.Kernels))
+    for name, kernels in ablation.VARIANTS.items():
+        ladder[name + " (pure)"] = (call_module, ablation.make(gru, kernels))
+    ladder["baseline: BulkLoopBiGRU"] = (call_module, BulkLoopBiGRU.from_gru(gru))
+    ladder["baseline: LoopBiGRU"] = (call_module, LoopBiGRU.from_gru(gru))
+    ladder["baseline: autograd per op (scratch_forward)"] = (call_naive, gru)
     steps = {name: step_function(run, m, x, True) for name, (run, m) in ladder.items()}
-    fast_step = steps[list(ladder)[-1]]
-
-    def without_zero_fill():  # the trap: buffers first touched inside the time loop
-        BiGRULayerFunction.zero_fill = False
-        try:
-            fast_step()
-        finally:
-            BiGRULayerFunction.zero_fill = True
-
-    steps["FastBiGRU without the bulk zero-fill of its buffers"] = without_zero_fill
     times, ratios = interleaved(steps, reps)
     return [{"version": k, "ms": 1e3 * times[k], "ratio_vs_nn_gru": ratios[k]} for k in steps]
 
@@ -177,8 +175,17 @@ def main(argv=None):
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
 
+    start = time.perf_counter()
+    built = fast_ext.load(build=True)
+    ext = fast_ext.status()
+    build_s = ext["build_s"]
     peak = matmul_peak_gflops(reps=2 if args.quick else 4)
     print(f"torch {torch.__version__}, {THREADS} threads, float32")
+    if built:
+        how = f"built in {build_s:.1f} s" if build_s else "already built, loaded"
+        print(f"compiled loops: {how} ({time.perf_counter() - start:.1f} s, not timed below)")
+    else:
+        print(f"compiled loops unavailable ({ext['reason']}): 'fast' is the pure path")
     print(f"measured matmul peak (2048x2048 sgemm): {peak:.1f} GFLOP/s")
     print("ratio = median over repetitions of (time / nn.GRU's time in the same repetition)\n")
 
@@ -186,28 +193,22 @@ def main(argv=None):
     grid_rows = [] if args.quick else [row for size in GRID for row in bench_size(size, reps)]
     print_table(main_rows + grid_rows, peak)
 
-    ablation_rows = ablation(reps=3 * reps)
-    print("\nAblation, main size, forward+backward (down to FastBiGRU each row adds techniques;")
-    print("the last row takes one away):")
-    for row in ablation_rows:
-        print(f"  {row['version']:<68} {row['ms']:>8.3f} ms  {row['ratio_vs_nn_gru']:>5.2f}")
+    abl = ablation_rows(reps=3 * reps)
+    print("\nAblation, main size, forward+backward: the final version, then one idea removed")
+    print("per row (from the pure-PyTorch version), then the plainer baselines:")
+    for row in abl:
+        print(f"  {row['version']:<52} {row['ms']:>8.3f} ms  {row['ratio_vs_nn_gru']:>5.2f}")
 
     cuda = cuda_comparison(reps)
     if cuda is not None:
         ratio_gpu = cuda["ratio_fast_vs_cudnn"]["fast"]
         print(f"\nGPU {cuda['device']}: fast / cuDNN nn.GRU, fwd+bwd = {ratio_gpu:.2f}")
+    else:
+        print("\nGPU: none here; FastBiGRU against cuDNN is untested")
 
-    def pick(rows, impl, mode):
-        return next(r for r in rows if r["impl"] == impl and r["mode"] == mode)
-
-    ratio = pick(main_rows, "fast", "fwd+bwd")["ratio_vs_nn_gru"]
-    slower = [
-        f"T={r['T']} B={r['B']} H={r['H']} {r['mode']}: {r['ratio_vs_nn_gru']:.2f}"
-        for r in grid_rows
-        if r["impl"] == "fast" and r["ratio_vs_nn_gru"] >= 1
-    ]
-    if grid_rows:
-        print("\nfast slower than nn.GRU at: " + ("; ".join(slower) if slower else "no grid size"))
+    summary = summarize(main_rows, grid_rows, peak)
+    for line in summary["lines"]:
+        print(line)
 
     BUILD.mkdir(exist_ok=True)
     result = {
@@ -215,16 +216,51 @@ def main(argv=None):
         "threads": THREADS,
         "quick": args.quick,
         "matmul_peak_gflops": peak,
+        "compiled": {"loaded": built, "reason": ext["reason"], "build_s": build_s},
         "main_size": MAIN,
         "rows": [{**r, "peak_fraction": r["gflops"] / peak} for r in main_rows + grid_rows],
-        "ablation": ablation_rows,
+        "ablation": abl,
+        "summary": {k: v for k, v in summary.items() if k != "lines"},
         "cuda": cuda,
-        "scratch_vs_nn_gru_ratio": ratio,
+        "scratch_vs_nn_gru_ratio": summary["main_fwd_bwd"],
     }
     (BUILD / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {BUILD / 'bench.json'}")
-    print(f"scratch_vs_nn_gru_ratio={ratio:.2f}")
+    print(f"scratch_vs_nn_gru_ratio={summary['main_fwd_bwd']:.2f}")
     return 0
+
+
+def summarize(main_rows, grid_rows, peak):
+    """The numbers issue 20 asks for: fast / nn.GRU per size and mode, worst cases, peak."""
+
+    def fast_rows(mode):
+        return [r for r in main_rows + grid_rows if r["impl"] == "fast" and r["mode"] == mode]
+
+    def label(r):
+        return f"T={r['T']} B={r['B']} H={r['H']}"
+
+    fwd, both = fast_rows("fwd"), fast_rows("fwd+bwd")
+    main_both = both[0]["ratio_vs_nn_gru"]
+    worst_fwd = max(fwd, key=lambda r: r["ratio_vs_nn_gru"])
+    worst_both = max(both, key=lambda r: r["ratio_vs_nn_gru"])
+    largest = max(both, key=lambda r: r["T"] * r["B"] * r["H"])
+    lines = [
+        "\nfast / nn.GRU, forward alone: "
+        + "; ".join(f"{label(r)}: {r['ratio_vs_nn_gru']:.2f}" for r in fwd),
+        "fast / nn.GRU, forward+backward: "
+        + "; ".join(f"{label(r)}: {r['ratio_vs_nn_gru']:.2f}" for r in both),
+        f"worst forward: {worst_fwd['ratio_vs_nn_gru']:.2f} at {label(worst_fwd)}; "
+        f"worst forward+backward: {worst_both['ratio_vs_nn_gru']:.2f} at {label(worst_both)}",
+        f"peak fraction, forward+backward at the largest size ({label(largest)}): "
+        f"{largest['gflops'] / peak:.1%}",
+    ]
+    return {
+        "lines": lines,
+        "main_fwd_bwd": main_both,
+        "worst_fwd": worst_fwd["ratio_vs_nn_gru"],
+        "worst_fwd_bwd": worst_both["ratio_vs_nn_gru"],
+        "largest_peak_fraction": largest["gflops"] / peak,
+    }
 
 
 if __name__ == "__main__":

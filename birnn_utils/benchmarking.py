@@ -1,7 +1,10 @@
 """Measuring tools shared by chapter 8 and ``make bench``: interleaved timing, FLOP counts and
 a per-op profile."""
 
+import contextlib
+import os
 import statistics
+import sys
 import time
 
 import torch
@@ -84,7 +87,7 @@ def op_profile(fn, threads, calls=3, top=8):
     torch.set_num_threads(threads)
     try:
         fn()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(calls):
                 fn()
     finally:
@@ -95,3 +98,18 @@ def op_profile(fn, threads, calls=3, top=8):
         if event.key.startswith("aten::")
     ]
     return sorted(rows, key=lambda row: -row[2])[:top]
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2: the profiler's C++ side logs its start and stop there,
+    with a time stamp, which would land in a notebook's output."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
