@@ -10,7 +10,6 @@ and phone widths, on the front page and on a chapter.
 from __future__ import annotations
 
 import pytest
-import sitecheck
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -105,7 +104,3 @@ def test_phone_navigation_drawer_opens_and_closes(chrome_page, browser, base_url
     finally:
         context.close()
 
-
-def test_chrome_pages_exist(site):
-    """The pages above are the front page and a chapter of the book as it is built."""
-    assert all((site / page).is_file() for page in PAGES), sitecheck.site_pages(site)
