@@ -362,3 +362,25 @@ def test_space_scores_ignore_unlabelled_positions_and_reject_bad_inputs():
 def test_module_constants():
     assert V == len(ALPHABET) == len(set(ALPHABET)) and " " not in ALPHABET
     assert corpus.encode(ALPHABET).tolist() == list(range(V))
+
+
+@given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=4), st.integers(1, 5))
+def test_space_tagging_rejects_any_text_outside_the_alphabet_and_changes_nothing(docs, seq_len):
+    outside = [c for doc in docs for c in doc if c != " " and c not in ALPHABET]
+    before = list(docs)
+    if outside:
+        with pytest.raises(ValueError, match="only ALPHABET and spaces"):
+            space_tagging(docs, seq_len)
+    assert docs == before
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=3), st.none()))
+def test_ngram_spacer_rejects_non_tensor_tokens_and_keeps_its_tables(bad):
+    tokens = encode("abcabc").view(2, 3)
+    spacer = NgramSpacer(2, 1).fit(tokens, torch.tensor([[0, 1, 0], [1, 0, 0]]))
+    keys, votes = (t.clone() for t in spacer.tables[2, 1])
+    with pytest.raises(TypeError, match="tokens must be a torch.Tensor"):
+        spacer.predict(bad)
+    with pytest.raises(TypeError, match="tokens must be a torch.Tensor"):
+        spacer.fit(bad, torch.zeros(2, 3, dtype=torch.int64))
+    assert torch.equal(spacer.tables[2, 1][0], keys) and torch.equal(spacer.tables[2, 1][1], votes)
