@@ -121,8 +121,12 @@ def test_solutions_are_hidden_until_opened(chapter_page, chapter_tab):
             arg=solution["id"],
             timeout=5_000,
         )
-        chapter_tab.wait_for_timeout(100)  # the unfold transition
         after = _state(chapter_tab)["solutions"]
+        for _ in range(50):  # up to 5 s for the unfold transition (opacity, height)
+            if not after[index]["hidden"]:
+                break
+            chapter_tab.wait_for_timeout(100)
+            after = _state(chapter_tab)["solutions"]
         assert after[index]["hidden"] == [], (
             f"{solution['title']}: parts still hidden after opening it (a hide-input or "
             "hide-output tag inside a solution folds them a second time)"
