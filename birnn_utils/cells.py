@@ -204,15 +204,8 @@ def gru_cell(
     return (1 - z) * n + z * h
 
 
-def lstm_cell(
-    x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
-    b_ih: Tensor | None = None, b_hh: Tensor | None = None, w_hr: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
-    """LSTM step (gates i, f, g, o); x (B, I), state (h (B, P or H), c (B, H)) -> (h', c').
-
-    ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``, then ``h' = W_hr h'`` if ``w_hr`` (P, H)
-    is given (``proj_size > 0``).
-    """
+def _check_lstm(x, state, w_ih, w_hh, b_ih, b_hh, w_hr) -> tuple[Tensor, Tensor]:
+    """Raise TypeError/ValueError unless the arguments fit one LSTM step; return (h, c)."""
     if not isinstance(state, tuple | list) or len(state) != 2:
         raise TypeError(f"lstm_cell: state must be a pair (h, c), got {describe(state)}")
     h, c = state
@@ -236,6 +229,19 @@ def lstm_cell(
             f"lstm_cell: state[0] (h) has {h.shape[1]} features, expected {expected_h} "
             f"({'P from w_hr' if w_hr is not None else 'H from w_ih'})"
         )
+    return h, c
+
+
+def lstm_cell(
+    x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
+    b_ih: Tensor | None = None, b_hh: Tensor | None = None, w_hr: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """LSTM step (gates i, f, g, o); x (B, I), state (h (B, P or H), c (B, H)) -> (h', c').
+
+    ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``, then ``h' = W_hr h'`` if ``w_hr`` (P, H)
+    is given (``proj_size > 0``).
+    """
+    h, c = _check_lstm(x, state, w_ih, w_hh, b_ih, b_hh, w_hr)
     gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)  # (B, 4H)
     i, f, g, o = gates.chunk(4, dim=1)  # each (B, H)
     c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)

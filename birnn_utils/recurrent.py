@@ -58,6 +58,20 @@ def run_cell(
     last step processed. With ``reverse=True`` the steps run T-1, ..., 0, and ``outputs[t]``
     is still the state at step t, aligned with ``x[t]``.
     """
+    weights = _check_run_cell_args(cell, x, h0, weights, reverse)
+    extra = {} if weights.w_hr is None else {"w_hr": weights.w_hr}
+    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+    state = h0
+    outputs: list[Tensor | None] = [None] * x.shape[0]
+    for t in steps:
+        state = cell(x[t], state, *weights[:4], **extra)
+        outputs[t] = state[0] if isinstance(state, tuple) else state  # (B, H)
+    return torch.stack(outputs), state
+
+
+def _check_run_cell_args(cell, x, h0, weights, reverse) -> CellWeights:
+    """Check :func:`run_cell`'s arguments in its own terms (x (T, B, I), h0 (B, H)) before
+    the first step; the cell checks the rest (H against the weights) on ``h = h0``."""
     check_callable("cell", cell)
     check_tensor("x", x)
     if x.dim() != 3:
@@ -74,6 +88,9 @@ def run_cell(
             raise TypeError(f"h0 must be a Tensor (B, H), or a pair (h0, c0) for lstm_cell, "
                             f"got {describe(h0)}")
         check_like("h0", part, "x", x)
+        if part.dim() != 2 or part.shape[0] != x.shape[1]:
+            raise ValueError(f"h0 must be (B, H) with B={x.shape[1]} like x {tuple(x.shape)} "
+                             f"(T, B, I), got {tuple(part.shape)}")
     if not isinstance(weights, tuple) or len(weights) not in (4, 5):
         raise TypeError(
             f"weights must be a CellWeights (w_ih, w_hh, b_ih, b_hh, w_hr), "
@@ -83,33 +100,12 @@ def run_cell(
         weights = CellWeights(*weights)
     except TypeError as e:
         raise TypeError(f"weights: {e}") from e
+    w_ih = weights.w_ih
+    if w_ih.dim() != 2 or w_ih.shape[1] != x.shape[2]:
+        raise ValueError(f"weights.w_ih must be (G*H, I) with I={x.shape[2]} like x "
+                         f"{tuple(x.shape)} (T, B, I), got {tuple(w_ih.shape)}")
     check_bool("reverse", reverse)
-    extra = {} if weights.w_hr is None else {"w_hr": weights.w_hr}
-    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
-    state = h0
-    outputs: list[Tensor | None] = [None] * x.shape[0]
-    for i, t in enumerate(steps):
-        if i == 0:
-            try:  # the first step checks the shapes; report them in run_cell's terms
-                state = cell(x[t], state, *weights[:4], **extra)
-            except (TypeError, ValueError) as e:
-                raise type(e)(
-                    f"run_cell: {e} (at the first step: x[{t}] of x {tuple(x.shape)}, "
-                    f"h = h0 {_shapes(h0)}, weights {_shapes(weights)})"
-                ) from e
-        else:
-            state = cell(x[t], state, *weights[:4], **extra)
-        outputs[t] = state[0] if isinstance(state, tuple) else state  # (B, H)
-    return torch.stack(outputs), state
-
-
-def _shapes(value) -> str:
-    """``(2, 3)`` for a tensor, ``((2, 3), None)`` for a tuple of them: for messages."""
-    if isinstance(value, Tensor):
-        return str(tuple(value.shape))
-    if isinstance(value, tuple | list):
-        return "(" + ", ".join(_shapes(v) for v in value) + ")"
-    return "None" if value is None else type(value).__name__
+    return weights
 
 
 def _check_hx(module: nn.Module, hx: object, x: Tensor) -> None:
