@@ -153,7 +153,7 @@ def test_lstm_cell_bad_state():
     h, c = torch.zeros(2, 2, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64)
     with pytest.raises(TypeError, match="state must be a pair"):
         lstm_cell(x, h, *w)
-    with pytest.raises(ValueError, match=r"state\[1\] \(c\) must have shape \(2, 4\), got \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"\(c\) must have shape \(2, 4\), got \(2, 2\)"):
         lstm_cell(x, (h, h), *w)
     with pytest.raises(ValueError, match=r"w_hr must have shape \(P, 4\)"):
         lstm_cell(x, (h, c), *w[:4], w_hr=w.w_hr.T)
@@ -169,3 +169,33 @@ def test_state_size_is_the_size_of_the_returned_h(module, expected):
     _, state = module.double()(torch.zeros(4, 1, 3, dtype=torch.float64))  # float64: no oneDNN
     h_n = state[0] if isinstance(module, nn.LSTM) else state
     assert state_size(module) == h_n.shape[-1] == expected
+
+
+def test_dtype_device_and_type_mismatches_are_clear_errors():
+    """Issue 18: these used to be torch RuntimeErrors from inside F.linear, or an
+    AttributeError for a list as w_hr."""
+    x, h, w = _gru_args()
+    lstm = cell_weights(make_module(nn.LSTM, 0, 3, 4, proj_size=2))
+    c = torch.zeros(2, 4, dtype=torch.float64)
+    cases = [
+        (lambda: gru_cell(x.float(), h, *w[:4]), TypeError,
+         "gru_cell: h has dtype float64 but x has float32"),
+        (lambda: gru_cell(x.float(), h.float(), *w[:4]), TypeError,
+         "gru_cell: w_ih has dtype float64 but x has float32"),
+        (lambda: gru_cell(x.long(), h, *w[:4]), TypeError,
+         "gru_cell: x must have a floating-point dtype, got Tensor of shape"),
+        (lambda: gru_cell(x.to("meta"), h, *w[:4]), ValueError,
+         "gru_cell: h is on device cpu but x is on meta"),
+        (lambda: lstm_cell(x, (h[:, :2], c), *lstm[:4], w_hr=lstm.w_hr.tolist()), TypeError,
+         "lstm_cell: w_hr must be a Tensor or None, got list"),
+        (lambda: lstm_cell(x, (h[:, :2], c.float()), *lstm), TypeError,
+         r"lstm_cell: state\[1\] \(c\) has dtype float32 but x has float64"),
+        (lambda: lstm_cell(x, (h[:, :2], [0.0]), *lstm), TypeError,
+         r"state\[1\] \(c\) must be a Tensor, got list"),
+        (lambda: CellWeights([1.0], w.w_hh, None, None), TypeError,
+         "CellWeights: w_ih must be a Tensor, got list"),
+        (lambda: cell_weights(nn.GRU(2, 3), layer=True), TypeError, "layer must be an int"),
+    ]
+    for call, error, match in cases:
+        with pytest.raises(error, match=match):
+            call()

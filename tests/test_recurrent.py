@@ -233,3 +233,30 @@ def test_the_non_finite_cases_are_not_all_trivially_nan():
     output, _ = module(x, hx)
     nan = output.isnan()
     assert nan.any() and not nan.all()
+
+
+def test_issue_18_cases_of_run_cell_and_scratch_forward():
+    gru = make_module("gru", 0, 3, 4)
+    weights = cell_weights(gru)
+    x = torch.zeros(5, 2, 3, dtype=torch.float64)
+    h0 = torch.zeros(2, 4, dtype=torch.float64)
+    cases = [
+        (lambda: run_cell(gru_cell, x, h0, weights, reverse="no"), TypeError,
+         "reverse must be a bool, got str 'no'"),  # 'no' is truthy: it used to run backwards
+        (lambda: run_cell(gru_cell, x, h0[:1], weights), ValueError,
+         r"h0 must be \(B, H\) with B=2 like x \(5, 2, 3\)"),
+        (lambda: run_cell(gru_cell, x[..., :2], h0, weights), ValueError,
+         r"weights.w_ih must be \(G\*H, I\) with I=2 like x \(5, 2, 2\)"),
+        (lambda: scratch_forward(gru, x.float()), TypeError,
+         "x has dtype torch.float32 but the module's weights are torch.float64"),
+        (lambda: scratch_forward(gru, x.to("meta")), ValueError,
+         "x is on device meta but the module's weights are on cpu"),
+        # Unbatched x (T, I): hx is checked in the caller's layout (D*L, H), not unsqueezed.
+        (lambda: scratch_forward(gru, x[:, 0], torch.zeros(1, 3, dtype=torch.float64)),
+         ValueError, r"hx \(h0\) must have shape \(1, 4\) \(D\*L, H\) for an unbatched x, "
+                     r"got \(1, 3\)"),
+        (lambda: scratch_forward(gru, x[:0]), ValueError, "at least one time step"),
+    ]
+    for call, error, match in cases:
+        with pytest.raises(error, match=match):
+            call()
