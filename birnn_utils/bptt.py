@@ -35,17 +35,30 @@ __all__ = [
 ]
 
 
-class RNNGradients(NamedTuple):
-    """Gradients of a loss w.r.t. the tanh RNN's parameters and initial state.
-
-    ``b_ih``/``b_hh`` are None when the biases were None.
-    """
-
+class _RNNGradientsFields(NamedTuple):
     w_ih: Tensor  # (H, I)
     w_hh: Tensor  # (H, H)
     b_ih: Tensor | None  # (H,)
     b_hh: Tensor | None  # (H,)
     h0: Tensor  # (B, H)
+
+
+class RNNGradients(_RNNGradientsFields):
+    """Gradients of a loss w.r.t. the tanh RNN's parameters and initial state.
+
+    ``b_ih``/``b_hh`` are None when the biases were None (the types are checked).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None, b_hh: Tensor | None,
+                h0: Tensor) -> "RNNGradients":
+        for name, value in (("w_ih", w_ih), ("w_hh", w_hh), ("h0", h0),
+                            ("b_ih", b_ih), ("b_hh", b_hh)):
+            if not isinstance(value, Tensor) and not (name.startswith("b_") and value is None):
+                kind = "a Tensor or None" if name.startswith("b_") else "a Tensor"
+                raise TypeError(f"RNNGradients: {name} must be {kind}, got {describe(value)}")
+        return super().__new__(cls, w_ih, w_hh, b_ih, b_hh, h0)
 
 
 def _shape(value) -> str:

@@ -491,7 +491,11 @@ register(recurrent.scratch_forward, lambda: _scratch_args("lstm"),
 # --------------------------------------------------------------------------------- bptt
 
 MODULES.append(bptt)
-EXEMPT["bptt.RNNGradients"] = "a result type: only rnn_bptt_gradients builds it"
+register(bptt.RNNGradients,
+         lambda: {"w_ih": torch.zeros(4, 3), "w_hh": torch.zeros(4, 4), "b_ih": None,
+                  "b_hh": torch.zeros(4), "h0": torch.zeros(2, 4)},
+         w_ih=NOT_TENSOR, w_hh=NOT_TENSOR, h0=NOT_TENSOR, b_ih=NOT_TENSOR_OR_NONE,
+         b_hh=NOT_TENSOR_OR_NONE)
 
 
 def _bptt_args() -> dict:
