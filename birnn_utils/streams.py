@@ -1,13 +1,14 @@
 """Training a recurrent model on a long stream: batching, state carrying, truncated BPTT.
 
-A corpus too long for one backward pass is cut into ``B`` contiguous rows and read in
-chunks of ``tau`` steps. Row ``i`` of chunk ``k + 1`` continues row ``i`` of chunk ``k``, so
-the state that ends one chunk is the right state to begin the next: it is *carried*, and
-*detached*, so that each chunk has its own graph and its own ``backward()`` (truncated
-BPTT). Shapes are time-major, as in the book: a stream is ``(S, B)`` token ids, a chunk
-``(tau, B)``, a model's logits ``(tau, B, V)``, a state ``(L·D, B, H)`` (a pair for an LSTM).
+A corpus too long for one backward pass is cut into ``B`` contiguous segments, one per
+column, and read in chunks of ``tau`` steps (rows). Column ``i`` of chunk ``k + 1``
+continues column ``i`` of chunk ``k``, so the state that ends one chunk is the right state
+to begin the next: it is *carried*, and *detached*, so that each chunk has its own graph and
+its own ``backward()`` (truncated BPTT). Shapes are time-major, as in the book: a stream is
+``(S, B)`` token ids, a chunk ``(tau, B)``, a model's logits ``(tau, B, V)``, a state
+``(L·D, B, H)`` (a pair for an LSTM).
 
-- :func:`stream_batches`: a 1-D corpus ``(N,)`` -> ``(N // B, B)``, one contiguous row each.
+- :func:`stream_batches`: a 1-D corpus ``(N,)`` -> ``(N // B, B)``, one segment per column.
 - :func:`delayed_labels`: the "delayed echo" task, label ``y_t = x_{t - d}``.
 - :func:`detach_state`: cut the graph behind a state (a Tensor, or an LSTM's ``(h, c)``).
 - :func:`clipped_step`: ``zero_grad``, ``backward``, clip the gradient norm, ``step``.
@@ -53,7 +54,7 @@ INITIAL_STATES = ("zeros", "learned", "random")
 
 
 def stream_batches(tokens: Tensor, batch_size: int) -> Tensor:
-    """Cut a corpus ``(N,)`` into ``batch_size`` contiguous rows, time-major ``(N // B, B)``.
+    """Cut a corpus ``(N,)`` into ``batch_size`` contiguous segments, time-major ``(N // B, B)``.
 
     Column ``i`` is ``tokens[i * S:(i + 1) * S]`` with ``S = N // B``; the last ``N % B``
     tokens are dropped. Reading the result in chunks of rows, column ``i`` of one chunk

@@ -67,9 +67,9 @@ def draw_configuration(seed: int) -> dict:
     check_int("seed", seed, minimum=0)
     draw = random.Random(seed)
     kind = draw.choice(KINDS)
-    T, B, I = draw.randint(1, 8), draw.randint(1, 4), draw.randint(1, 5)
+    T, B, inputs = draw.randint(1, 8), draw.randint(1, 4), draw.randint(1, 5)  # T, B, I
     H, L = draw.randint(2, 5), draw.randint(1, 3)
-    return dict(kind=kind, T=T, B=B, I=I, H=H, layers=L, layer=draw.randrange(L),
+    return dict(kind=kind, T=T, B=B, I=inputs, H=H, layers=L, layer=draw.randrange(L),
                 bias=draw.random() < 0.5, batch_first=draw.random() < 0.5,
                 padded=draw.random() < 0.5, share=draw.random() < 0.5,
                 lengths=[draw.randint(1, T) for _ in range(B)])
