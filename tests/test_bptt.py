@@ -260,3 +260,30 @@ def test_geometric_rate_bad_inputs(distances, norms, match):
 def test_geometric_rate_wrong_types(distances, norms, match):
     with pytest.raises(TypeError, match=match):
         geometric_rate(distances, norms)
+
+
+@pytest.mark.parametrize("where", ["x", "h0"])
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e300])
+def test_rnn_bptt_gradients_match_autograd_on_non_finite_inputs(where, value):
+    """The hand-written BPTT propagates inf and NaN as autograd does, entry by entry."""
+    gen = torch.Generator().manual_seed(5)
+    x, h0 = torch.randn(5, 2, 3, generator=gen, dtype=F64), torch.randn(2, 4, generator=gen,
+                                                                         dtype=F64)
+    {"x": x, "h0": h0}[where].view(-1)[3] = value
+    params = [torch.randn(*s, generator=gen, dtype=F64).requires_grad_()
+              for s in ((4, 3), (4, 4), (4,), (4,))]
+    grad_outputs = torch.randn(5, 2, 4, generator=gen, dtype=F64)
+    h = h0_leaf = h0.clone().requires_grad_()
+    states = []
+    for x_t in x:
+        w_ih, w_hh, b_ih, b_hh = params
+        h = torch.tanh(x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh)  # autograd, independently
+        states.append(h)
+    loss = (torch.stack(states) * grad_outputs).sum()
+    expected = torch.autograd.grad(loss, [*params, h0_leaf])
+    got = rnn_bptt_gradients(x, h0, *params, grad_outputs)
+    for want, have in zip(expected, got, strict=True):
+        assert torch.equal(want.isnan(), have.isnan())
+        torch.testing.assert_close(have, want, equal_nan=True)
+    if value != 1e300:
+        assert any(not torch.isfinite(g).all() for g in expected)  # a non-trivial case
