@@ -136,8 +136,11 @@ def check_tensor(name: str, value: Any, *, dim: int | Iterable[int] | None = Non
             raise TypeError(f"{name} must have dtype {want}, got {describe(value)}")
     if floating and not value.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {describe(value)}")
-    if device is not None and value.device != torch.device(device):
-        raise ValueError(f"{name} must be on device {torch.device(device)}, got {value.device}")
+    if device is not None:
+        want = torch.device(device)  # "cuda" (no index) accepts any CUDA device
+        if value.device.type != want.type or (want.index is not None
+                                              and value.device.index != want.index):
+            raise ValueError(f"{name} must be on device {want}, got {value.device}")
     if shape is not None and (
         value.dim() != len(shape)
         or any(w is not None and g != w for g, w in zip(value.shape, shape, strict=True))
