@@ -43,7 +43,7 @@ def _check_weights(weights: object) -> CellWeights:
                         f"an nn.GRU, got {type(weights).__name__}")
     weights = CellWeights(*weights)
     check_tensor("weights.w_ih", weights.w_ih, dim=2, floating=True)
-    check_tensor("weights.w_hh", weights.w_hh, dim=2, floating=True)
+    check_tensor("weights.w_hh", weights.w_hh, dim=2, dtype=weights.w_ih.dtype)
     rows, hidden = weights.w_hh.shape
     if rows != 3 * hidden or weights.w_ih.shape[0] != rows:
         raise ValueError(
@@ -53,7 +53,7 @@ def _check_weights(weights: object) -> CellWeights:
     for name in ("b_ih", "b_hh"):
         bias = getattr(weights, name)
         if bias is not None:
-            check_tensor(f"weights.{name}", bias, dim=1, floating=True)
+            check_tensor(f"weights.{name}", bias, dim=1, dtype=weights.w_ih.dtype)
             if bias.shape[0] != rows:
                 raise ValueError(f"weights.{name} must have shape ({rows},), got "
                                  f"{tuple(bias.shape)}")
@@ -63,8 +63,8 @@ def _check_weights(weights: object) -> CellWeights:
 
 
 def _check_step(x: object, h: object, weights: CellWeights) -> None:
-    check_tensor("x", x, dim=2, floating=True)
-    check_tensor("h", h, dim=2, floating=True)
+    check_tensor("x", x, dim=2, dtype=weights.w_ih.dtype)  # the weights' dtype
+    check_tensor("h", h, dim=2, dtype=weights.w_ih.dtype)
     inputs, hidden = weights.w_ih.shape[1], weights.w_hh.shape[1]
     if x.shape[1] != inputs or h.shape[1] != hidden or x.shape[0] != h.shape[0]:
         raise ValueError(

@@ -199,7 +199,11 @@ def test_bad_step_shapes(batch, inp, hidden, dim):
         (cell_weights(nn.LSTM(3, 4).double()), ValueError, "weights must be a GRU's"),
         (cell_weights(nn.RNN(3, 4).double()), ValueError, "weights must be a GRU's"),
         (CellWeights(torch.zeros(12, 3), torch.zeros(12, 4, dtype=torch.int64), None, None),
-         TypeError, "weights.w_hh must have a floating-point dtype"),
+         TypeError, "weights.w_hh must have dtype float32, got .* int64"),
+        (CellWeights(torch.zeros(12, 3, dtype=torch.int64), torch.zeros(12, 4), None, None),
+         TypeError, "weights.w_ih must have a floating-point dtype"),
+        (CellWeights(torch.zeros(12, 3), torch.zeros(12, 4), torch.zeros(12).double(), None),
+         TypeError, "weights.b_ih must have dtype float32"),
         (CellWeights(torch.zeros(12, 3), torch.zeros(12, 4), torch.zeros(11), None),
          ValueError, r"weights.b_ih must have shape \(12,\)"),
         (CellWeights(torch.zeros(12, 3), torch.zeros(12, 4), None, torch.zeros(12, 1)),
@@ -218,6 +222,17 @@ def test_cho_cell_bad_input_names_the_argument():
     x, h, module = _args()
     with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
         cho_gru_cell([1.0], h, *cell_weights(module)[:4])
+
+
+@pytest.mark.parametrize("which", ["x", "h"])
+def test_inputs_must_have_the_weights_dtype(which):
+    x, h, module = _args()  # float64 weights
+    args = {"x": x, "h": h} | {which: {"x": x, "h": h}[which].float()}
+    before = _snapshot(x, h, *module.parameters())
+    with pytest.raises(TypeError, match=f"^{which} must have dtype float64, got .*float32"):
+        gru_gates(args["x"], args["h"], cell_weights(module))
+    for old, new in zip(before, [x, h, *module.parameters()], strict=True):
+        assert torch.equal(old, new)
 
 
 @pytest.mark.parametrize(
