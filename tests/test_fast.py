@@ -397,3 +397,19 @@ def test_messages_are_in_the_callers_terms():
         fast_gru(torch.zeros(2, 7, 3), torch.zeros(2, 2, 4, device="meta"))
     with pytest.raises(TypeError, match="gru must be a GRU, got LSTM"):
         FastBiGRU.from_gru(nn.LSTM(3, 4))
+
+
+def test_fast_ext_failed_build_falls_back(monkeypatch, tmp_path):
+    """A failed build (no compiler, a compile error) is reported, never raised; the pure loops
+    stay in use."""
+    from torch.utils import cpp_extension
+
+    def broken_build(*args, **kwargs):
+        raise OSError("no C++ compiler found\nsecond line")
+
+    monkeypatch.setattr(fast_ext, "_STATE", dict(fast_ext._STATE, loaded=False))
+    monkeypatch.setenv("BIRNN_EXT_DIR", str(tmp_path))
+    monkeypatch.setattr(cpp_extension, "load", broken_build)
+    assert fast_ext.load(build=True) is False
+    assert fast_ext.status()["reason"] == "OSError: no C++ compiler found"
+    assert fast.default_kernels() is fast.Kernels
