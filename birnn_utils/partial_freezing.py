@@ -96,8 +96,9 @@ def _check_weight(module: object, name: object) -> Tensor:
 def freeze_rows_by_mask(module: nn.Module, name: str, rows: Sequence[int]) -> FrozenEntries:
     """Freeze ``rows`` of ``module.<name>`` at their current values with a parametrization.
 
-    Afterwards ``module.<name>`` is computed from ``module.parametrizations.<name>.original``
-    (the parameter the optimizer sees: build the optimizer after this call). Returns the
+    Afterwards ``module.<name>`` is computed from ``module.parametrizations.<name>.original``,
+    which is the same ``Parameter`` object as before, renamed: an optimizer built before this
+    call keeps stepping it, with its state (momentum, moments) intact. Returns the
     :class:`FrozenEntries` registered; ``parametrize.remove_parametrizations`` undoes it.
     """
     weight = _check_weight(module, name)

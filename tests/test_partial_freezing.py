@@ -66,6 +66,25 @@ def test_mask_keeps_frozen_rows_bit_identical_and_trains_the_rest(cls, hyper):
     assert torch.count_nonzero(original.grad[rows]) == 0  # no gradient reaches them
 
 
+@pytest.mark.parametrize("cls, hyper", OPTIMIZERS)
+def test_mask_after_the_optimizer_keeps_its_parameter_and_state(cls, hyper):
+    model = layer()
+    optimizer = cls(model.parameters(), **hyper)
+    train(model, optimizer, steps=2)
+    weight = model.weight
+    state = {k: v.clone() if torch.is_tensor(v) else v for k, v in optimizer.state[weight].items()}
+    before = weight.detach().clone()
+    freeze_rows_by_mask(model, "weight", [1, 2])
+    original = model.parametrizations.weight.original
+    assert original is weight  # renamed, not copied: the optimizer still holds it
+    for key, value in state.items():  # its state survived the registration untouched
+        kept = optimizer.state[original][key]
+        assert torch.equal(kept, value) if torch.is_tensor(value) else kept == value
+    train(model, optimizer, steps=3, seed=1)
+    assert torch.equal(model.weight.detach()[[1, 2]], before[[1, 2]])
+    assert not torch.equal(original.detach()[[0, 3, 4]], before[[0, 3, 4]])
+
+
 def test_hook_zeroes_the_gradient_rows_and_plain_sgd_keeps_them():
     model = layer()
     before = model.weight.detach().clone()
