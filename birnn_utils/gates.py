@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from birnn_utils.cells import CellWeights, cell_weights
-from birnn_utils.validation import check_choice, check_module, check_tensor
+from birnn_utils.validation import check_choice, check_like, check_module, check_tensor
 
 __all__ = ["VARIANTS", "GRUGates", "gru_gates", "gru_step", "cho_gru_cell", "record_gru_gates"]
 
@@ -43,7 +43,8 @@ def _check_weights(weights: object) -> CellWeights:
                         f"an nn.GRU, got {type(weights).__name__}")
     weights = CellWeights(*weights)
     check_tensor("weights.w_ih", weights.w_ih, dim=2, floating=True)
-    check_tensor("weights.w_hh", weights.w_hh, dim=2, dtype=weights.w_ih.dtype)
+    check_tensor("weights.w_hh", weights.w_hh, dim=2)
+    check_like("weights.w_hh", weights.w_hh, "weights.w_ih", weights.w_ih)  # names both
     rows, hidden = weights.w_hh.shape
     if rows != 3 * hidden or weights.w_ih.shape[0] != rows:
         raise ValueError(
@@ -53,7 +54,8 @@ def _check_weights(weights: object) -> CellWeights:
     for name in ("b_ih", "b_hh"):
         bias = getattr(weights, name)
         if bias is not None:
-            check_tensor(f"weights.{name}", bias, dim=1, dtype=weights.w_ih.dtype)
+            check_tensor(f"weights.{name}", bias, dim=1)
+            check_like(f"weights.{name}", bias, "weights.w_ih", weights.w_ih)
             if bias.shape[0] != rows:
                 raise ValueError(f"weights.{name} must have shape ({rows},), got "
                                  f"{tuple(bias.shape)}")
@@ -63,8 +65,9 @@ def _check_weights(weights: object) -> CellWeights:
 
 
 def _check_step(x: object, h: object, weights: CellWeights) -> None:
-    check_tensor("x", x, dim=2, dtype=weights.w_ih.dtype)  # the weights' dtype
-    check_tensor("h", h, dim=2, dtype=weights.w_ih.dtype)
+    for name, value in (("x", x), ("h", h)):  # a mismatch message names both arguments
+        check_tensor(name, value, dim=2)
+        check_like(name, value, "weights.w_ih", weights.w_ih)
     inputs, hidden = weights.w_ih.shape[1], weights.w_hh.shape[1]
     if x.shape[1] != inputs or h.shape[1] != hidden or x.shape[0] != h.shape[0]:
         raise ValueError(
@@ -132,7 +135,8 @@ def record_gru_gates(module: nn.GRU, x: Tensor, h0: Tensor | None = None
         raise ValueError("module must be a one-layer unidirectional nn.GRU, got num_layers="
                          f"{module.num_layers}, bidirectional={module.bidirectional}")
     weights = cell_weights(module)
-    check_tensor("x", x, dim=3, dtype=weights.w_ih.dtype)
+    check_tensor("x", x, dim=3)
+    check_like("x", x, "the module's weights", weights.w_ih)
     seq = x.transpose(0, 1) if module.batch_first else x  # (T, B, I)
     steps, batch = seq.shape[0], seq.shape[1]
     if steps < 1 or seq.shape[2] != module.input_size:
@@ -142,7 +146,8 @@ def record_gru_gates(module: nn.GRU, x: Tensor, h0: Tensor | None = None
     if h0 is None:
         h = seq.new_zeros(batch, module.hidden_size)  # (B, H)
     else:
-        check_tensor("h0", h0, dim=3, dtype=weights.w_ih.dtype)
+        check_tensor("h0", h0, dim=3)
+        check_like("h0", h0, "the module's weights", weights.w_ih)
         if tuple(h0.shape) != (1, batch, module.hidden_size):
             raise ValueError(f"h0 must have shape (1, {batch}, {module.hidden_size}), got "
                              f"{tuple(h0.shape)}")

@@ -199,11 +199,11 @@ def test_bad_step_shapes(batch, inp, hidden, dim):
         (cell_weights(nn.LSTM(3, 4).double()), ValueError, "weights must be a GRU's"),
         (cell_weights(nn.RNN(3, 4).double()), ValueError, "weights must be a GRU's"),
         (CellWeights(torch.zeros(12, 3), torch.zeros(12, 4, dtype=torch.int64), None, None),
-         TypeError, "weights.w_hh must have dtype float32, got .* int64"),
+         TypeError, r"weights.w_hh must have the dtype of weights.w_ih \(float32\), got .*int64"),
         (CellWeights(torch.zeros(12, 3, dtype=torch.int64), torch.zeros(12, 4), None, None),
          TypeError, "weights.w_ih must have a floating-point dtype"),
         (CellWeights(torch.zeros(12, 3), torch.zeros(12, 4), torch.zeros(12).double(), None),
-         TypeError, "weights.b_ih must have dtype float32"),
+         TypeError, r"weights.b_ih must have the dtype of weights.w_ih \(float32\)"),
         (CellWeights(torch.zeros(12, 3), torch.zeros(12, 4), torch.zeros(11), None),
          ValueError, r"weights.b_ih must have shape \(12,\)"),
         (CellWeights(torch.zeros(12, 3), torch.zeros(12, 4), None, torch.zeros(12, 1)),
@@ -229,7 +229,8 @@ def test_inputs_must_have_the_weights_dtype(which):
     x, h, module = _args()  # float64 weights
     args = {"x": x, "h": h} | {which: {"x": x, "h": h}[which].float()}
     before = _snapshot(x, h, *module.parameters())
-    with pytest.raises(TypeError, match=f"^{which} must have dtype float64, got .*float32"):
+    expected = rf"^{which} must have the dtype of weights.w_ih \(float64\), got .*float32"
+    with pytest.raises(TypeError, match=expected):
         gru_gates(args["x"], args["h"], cell_weights(module))
     for old, new in zip(before, [x, h, *module.parameters()], strict=True):
         assert torch.equal(old, new)
@@ -244,11 +245,14 @@ def test_inputs_must_have_the_weights_dtype(which):
         (lambda m, x: record_gru_gates(nn.GRU(3, 4, bidirectional=True).double(), x),
          ValueError, "one-layer unidirectional"),
         (lambda m, x: record_gru_gates(m, x[0]), ValueError, "x must have 3 dimensions"),
-        (lambda m, x: record_gru_gates(m, x.float()), TypeError, "x must have dtype float64"),
+        (lambda m, x: record_gru_gates(m, x.float()), TypeError,
+         r"x must have the dtype of the module's weights \(float64\)"),
         (lambda m, x: record_gru_gates(m, x[..., :2]), ValueError, "I=3"),
         (lambda m, x: record_gru_gates(m, x[:0]), ValueError, "T >= 1"),
         (lambda m, x: record_gru_gates(m, x, torch.zeros(1, 2, 4)), TypeError,
-         "h0 must have dtype float64"),
+         "h0 must have the dtype of the module's weights"),
+        (lambda m, x: record_gru_gates(m, x.to("meta")), ValueError,
+         r"x must be on the device of the module's weights \(cpu\), got meta"),
         (lambda m, x: record_gru_gates(m, x, torch.zeros(1, 3, 4, dtype=torch.float64)),
          ValueError, r"h0 must have shape \(1, 2, 4\)"),
         (lambda m, x: record_gru_gates(m, x, [0.0]), TypeError, "h0 must be a torch.Tensor"),
