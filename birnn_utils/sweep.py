@@ -3,9 +3,11 @@
 Chapter 5 proves the theorem and runs :func:`check_configuration` on a few seeds; the test
 suite runs it on hundreds. Each seed draws one configuration (module type, sizes, layers
 and which layer, ``bias``, ``batch_first``, sharing or copying, padded or full-length
-batches) and checks, in float64, that ``reverse_direction(module, layer)`` on the reversed
-input of that layer reproduces the layer's backward output and final state (and cell
-state), and, when parameters are shared, the gradients with respect to them.
+batches, zero or random initial states) and checks, in float64, that
+``reverse_direction(module, layer)`` on the reversed input of that layer, from that layer's
+backward initial state, reproduces the layer's backward output and final state (and cell
+state), and, on full-length batches with shared parameters, the gradients with respect to
+them.
 """
 
 from __future__ import annotations
@@ -72,14 +74,14 @@ def draw_configuration(seed: int) -> dict:
     return dict(kind=kind, T=T, B=B, I=inputs, H=H, layers=L, layer=draw.randrange(L),
                 bias=draw.random() < 0.5, batch_first=draw.random() < 0.5,
                 padded=draw.random() < 0.5, share=draw.random() < 0.5,
-                lengths=[draw.randint(1, T) for _ in range(B)])
+                lengths=[draw.randint(1, T) for _ in range(B)], h0=draw.random() < 0.5)
 
 
-def _run(net, inputs, lengths, batch_first, T):
-    """(padded output, final state) of ``net`` on a packed batch."""
+def _run(net, inputs, lengths, batch_first, T, state0=None):
+    """(padded output, final state) of ``net`` on a packed batch, from ``state0``."""
     packed = pack_padded_sequence(inputs, lengths, batch_first=batch_first,
                                   enforce_sorted=False)
-    output, state = net(packed)
+    output, state = net(packed, state0)
     return pad_packed_sequence(output, batch_first=batch_first, total_length=T)[0], state
 
 
@@ -98,12 +100,22 @@ def check_configuration(seed: int) -> tuple[dict, float]:
     shape = (B, T, c["I"]) if bf else (T, B, c["I"])
     x = torch.randn(shape, dtype=torch.float64, generator=generator)
     lengths = torch.tensor(c["lengths"] if c["padded"] else [T] * B)
+    state0 = random_state(module, B, generator) if c["h0"] else None  # else zeros
 
-    layer_input = x if layer == 0 else _run(first_layers(module, layer), x, lengths, bf, T)[0]
-    layer_output, _ = _run(first_layers(module, layer + 1), x, lengths, bf, T)
-    _, state_n = _run(module, x, lengths, bf, T)  # every layer's final states
+    def rows(start, stop):  # rows start..stop-1 of the initial state (h0, or (h0, c0))
+        if state0 is None:
+            return None
+        return tuple(s[start:stop] for s in state0) if c["kind"].startswith("lstm") \
+            else state0[start:stop]
+
+    below = first_layers(module, layer) if layer else None
+    layer_input = x if layer == 0 else _run(below, x, lengths, bf, T, rows(0, 2 * layer))[0]
+    layer_output, _ = _run(first_layers(module, layer + 1), x, lengths, bf, T,
+                           rows(0, 2 * layer + 2))
+    _, state_n = _run(module, x, lengths, bf, T, state0)  # every layer's final states
     rev = reverse_direction(module, layer=layer, share=c["share"])
-    rev_output, rev_state = rev(reverse_sequence(layer_input, lengths, batch_first=bf))
+    rev_output, rev_state = rev(reverse_sequence(layer_input, lengths, batch_first=bf),
+                                rows(2 * layer + 1, 2 * layer + 2))
     rev_backward = reverse_sequence(rev_output, lengths, batch_first=bf)
     size = rev_output.shape[-1]  # H, or R for a projected LSTM
 

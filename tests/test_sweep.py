@@ -26,7 +26,7 @@ def test_sweep_covers_every_option(results):
     configs = [c for c, _ in results]
     kinds = collections.Counter(c["kind"] for c in configs)
     assert set(kinds) == set(sweep.KINDS)
-    for option in ("bias", "batch_first", "padded", "share"):
+    for option in ("bias", "batch_first", "padded", "share", "h0"):
         values = {c[option] for c in configs}
         assert values == {False, True}, option
     # Every module type meets padding, several layers and a layer above the first.
@@ -35,6 +35,7 @@ def test_sweep_covers_every_option(results):
         assert any(c["padded"] for c in mine)
         assert any(c["layer"] > 0 for c in mine)
         assert any(c["padded"] and c["layer"] > 0 and c["batch_first"] for c in mine)
+        assert any(c["padded"] and c["layer"] > 0 and c["h0"] for c in mine)
 
 
 def test_draws_are_reproducible():
