@@ -46,10 +46,9 @@ def _check_ax(ax) -> None:
 
 
 def _get_ax(ax, figsize) -> Axes:
+    """``ax``, or a new figure's axes when ``ax`` is None (checked by ``_check_ax`` first)."""
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
-    elif not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {describe(ax)}")
     return ax
 
 

@@ -105,8 +105,9 @@ class History:
 
 
 def _check_data(x: object, y: object, where: str, x_name: str = "x",
-                y_name: str = "y") -> None:
-    """Types, shapes, dtypes, devices, finiteness and label values of a data set."""
+                y_name: str = "y", model: nn.Module | None = None) -> None:
+    """Types, shapes, dtypes, devices (those of ``model``'s parameters, if given), then
+    finiteness and label values of a data set."""
     for name, value, layout in ((x_name, x, "(N, T, V)"), (y_name, y, "(N, T)")):
         if not isinstance(value, Tensor):
             raise TypeError(f"{where}: {name} must be a Tensor {layout}, got {describe(value)}")
@@ -125,6 +126,8 @@ def _check_data(x: object, y: object, where: str, x_name: str = "x",
     if x.numel() == 0:
         raise ValueError(f"{where}: {x_name} is empty, got shape {tuple(x.shape)}; expected "
                          f"at least one sequence of at least one step with one feature")
+    if model is not None:
+        _check_model_input(model, x, where, x_name)
     check_tensor(f"{where}: {x_name}", x, finite=True)
     bad = y[(y < 0) & (y != IGNORE_INDEX)]
     if bad.numel():
@@ -194,8 +197,7 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
     mode of every submodule is restored afterwards.
     """
     check_module("model", model)
-    _check_data(x, y, "accuracy")
-    _check_model_input(model, x, "accuracy", "x")
+    _check_data(x, y, "accuracy", model=model)
     logits = _logits(model, x, "accuracy", "x")
     _check_labels(y, logits.shape[-1], "accuracy", "y")
     predictions = logits.argmax(dim=-1)  # (N, T)
@@ -207,7 +209,7 @@ def _check_fit_args(model, x, y, epochs, lr, batch_size, seed, eval_data, optimi
                     progress) -> list | None:
     """Every argument of :func:`fit`; returns ``params`` as a list (None if not given)."""
     check_module("model", model)
-    _check_data(x, y, "fit")
+    _check_data(x, y, "fit", model=model)
     check_int("epochs", epochs, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
     check_seed("seed", seed)
@@ -216,7 +218,8 @@ def _check_fit_args(model, x, y, epochs, lr, batch_size, seed, eval_data, optimi
         if not isinstance(eval_data, tuple | list) or len(eval_data) != 2:
             raise TypeError(f"fit: eval_data must be a pair (x_eval, y_eval), got "
                             f"{describe(eval_data)}")
-        _check_data(*eval_data, "fit", "eval_data[0] (x_eval)", "eval_data[1] (y_eval)")
+        _check_data(*eval_data, "fit", "eval_data[0] (x_eval)", "eval_data[1] (y_eval)",
+                    model=model)
     if optimizer is not None:
         if params is not None:
             raise ValueError("fit: pass either optimizer or params, not both; got both")
@@ -258,12 +261,10 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float = 1e-2
     """
     params = _check_fit_args(model, x, y, epochs, lr, batch_size, seed, eval_data, optimizer,
                              params, progress)
-    _check_model_input(model, x, "fit", "x")
     classes = _logits(model, x[:1], "fit", "x").shape[-1]
     _check_labels(y, classes, "fit", "y")
     if eval_data is not None:
         x_eval, y_eval = eval_data
-        _check_model_input(model, x_eval, "fit", "eval_data[0] (x_eval)")
         eval_classes = _logits(model, x_eval[:1], "fit", "eval_data[0] (x_eval)").shape[-1]
         _check_labels(y_eval, eval_classes, "fit", "eval_data[1] (y_eval)")
     if optimizer is None:

@@ -271,6 +271,16 @@ def test_fit_stops_on_a_non_finite_gradient_before_the_step():
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
+def test_data_on_another_device_or_a_model_without_parameters_is_refused():
+    task = shifted_copy(4, 5, 4, 0, seed=0)
+    x, y = task.x.to("meta"), task.y.to("meta")  # a device other than the model's
+    for call in (lambda: fit(tagger(), x, y, epochs=1), lambda: accuracy(tagger(), x, y)):
+        with pytest.raises(ValueError, match="x is on meta but the model's parameters are on cpu"):
+            call()
+    with pytest.raises(ValueError, match="the model has no parameter to train"):
+        fit(FixedLogits(torch.zeros(1, 5, 4)), task.x, task.y, epochs=1)  # (1, T, C) for x[:1]
+
+
 def test_accuracy_checks_labels_against_the_model():
     task = shifted_copy(4, 5, 4, 0, seed=0)
     y = task.y.clone()
