@@ -242,6 +242,8 @@ def with_spectral_radius(matrix: Tensor, radius: float) -> Tensor:
     if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
         raise ValueError(f"matrix must be square (H, H) with H >= 1, got {_shape(matrix)}")
     radius = check_float("radius", radius, minimum=0, min_inclusive=False)
+    if matrix.device.type == "meta":
+        raise ValueError("matrix must hold values, got a tensor on the meta device")
     # Before any linear algebra: eigvals of a float32 matrix holding a NaN can crash the
     # interpreter (oneMKL), and a NaN or inf would give an all-NaN result.
     check_tensor("matrix", matrix, finite=True)

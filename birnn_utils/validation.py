@@ -216,6 +216,8 @@ def check_real_vector(name: str, value: Any, *, finite: bool = True,
     if isinstance(value, torch.Tensor):
         if value.dtype == torch.bool or value.is_complex():
             raise TypeError(f"{name} must hold real numbers, got {describe(value)}")
+        if value.device.type == "meta":
+            raise ValueError(f"{name} must hold values, got a tensor on the meta device")
         array = value.detach().cpu().double().numpy()
     elif isinstance(value, np.ndarray):
         if value.dtype.kind not in "iuf":

@@ -407,7 +407,8 @@ register(validation.check_real_vector, lambda: {"name": "size", "value": [1.0, 2
          _names=_named, value=NOT_SEQUENCE | values(
              TypeError, ["a", "b"], [True, False], [1.0, None], torch.tensor([True]),
              np.array(["a"]), torch.tensor([1j, 2j])) | values(
-             ValueError, [1.0], [1.0, math.nan], [[1.0, 2.0]], np.ones((2, 2)), [math.inf, 1.0]))
+             ValueError, [1.0], [1.0, math.nan], [[1.0, 2.0]], np.ones((2, 2)), [math.inf, 1.0],
+             torch.ones(2, device="meta")))
 register(validation.check_mapping, lambda: {"name": "size", "value": {"a": 1}}, _names=_named,
          value=NOT_SEQUENCE | values(TypeError, [("a", 1)]) | values(ValueError, {}))
 
@@ -525,6 +526,7 @@ register(bptt.with_spectral_radius,
              TypeError, **{"matrix.long()": lambda kw: kw["matrix"].long(),
                            "matrix float16": lambda kw: kw["matrix"].half()})
          | derived(ValueError, **{"float32 NaN": lambda kw: _with(kw["matrix"].float(), math.nan),
+                                  "matrix on meta": lambda kw: kw["matrix"].to("meta"),
                                   "matrix (4, 3)": lambda kw: kw["matrix"][:, :3]}),
          radius=NOT_REAL | floats_outside(0.0, None, low_inclusive=False))
 register(bptt.geometric_rate, lambda: {"distances": [0, 1, 2], "norms": [1.0, 0.5, 0.25]},
