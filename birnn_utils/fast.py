@@ -109,16 +109,18 @@ def backward_factors(hs, gates, n):
     Returns coef (2, T, B, 3, H), for gates r, z and the hidden part of a_n:
     [(1-z)(1-n^2) q r(1-r) | (h-n) z(1-z) | (1-z)(1-n^2) r], and d_an (2, T, B, H):
     (1-z)(1-n^2). dL/d(W_hh h + b_hh) of a step is coef * d, dL/d a_n is d_an * d.
+    Each product is written straight into its slice of coef (u - u * v is u (1 - v)).
     """
     H = hs.shape[-1]
     r, z, q = (gates[..., k * H : (k + 1) * H].transpose(0, 1) for k in range(3))
     n_dir = n.transpose(0, 1)  # (2, T, B, H) views
-    one_minus_z = 1 - z
-    d_an = torch.mul(n_dir, n_dir, out=hs.new_empty(n_dir.shape))  # (2, T, B, H) contiguous
-    d_an.neg_().add_(1).mul_(one_minus_z)  # (1 - z)(1 - n^2)
-    coef = torch.stack(
-        (d_an * q * r * (1 - r), (hs[:, :-1] - n_dir) * z * one_minus_z, d_an * r), dim=3
-    )
+    coef = hs.new_empty(2, n.shape[0], hs.shape[2], 3, H)
+    c_r, c_z, c_n = coef.unbind(3)  # (2, T, B, H) views
+    d_an = torch.mul(n_dir, n_dir, out=hs.new_empty(n_dir.shape)).neg_().add_(1)  # 1 - n^2
+    d_an.addcmul_(d_an, z, value=-1)  # (1 - z)(1 - n^2)
+    torch.mul(d_an, r, out=c_n)  # (1 - z)(1 - n^2) r
+    torch.mul(c_n, q, out=c_r).addcmul_(c_r, r, value=-1)  # ... q r (1 - r)
+    torch.sub(hs[:, :-1], n_dir, out=c_z).mul_(z).addcmul_(c_z, z, value=-1)  # (h-n) z (1-z)
     return coef, d_an
 
 
