@@ -65,7 +65,7 @@ def text_runs(seeds):
     for name, make in makers.items():
         f1, accuracy = [], []
         for seed in seeds:
-            model = trained(make, train.x.double(), train.y, seed, epochs=2, lr=3e-2,
+            model = trained(make, train.x.double(), train.y, seed, epochs=1, lr=3e-2,
                             batch_size=128)
             with torch.no_grad():
                 s = corpus.space_scores(model(test.x.double()).argmax(-1), test.y)
