@@ -21,7 +21,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         content = [p for p in pages if sitecheck.redirect_target(sitecheck.SITE, p) is None]
         metafunc.parametrize("page", content or ["<no built site: run make build>"])
     if "chapter_page" in metafunc.fixturenames:
-        chapters = [p for p in pages if p.startswith("chapters/")]
+        # Chapters are notebooks (a markdown page under chapters/, such as an index, has
+        # no launch buttons and no exercises).
+        chapters = [p for p in pages if p.startswith("chapters/")
+                    and (sitecheck.ROOT / p).with_suffix(".ipynb").is_file()]
         metafunc.parametrize("chapter_page", chapters or ["<no chapter pages built>"])
     if "mode" in metafunc.fixturenames:
         metafunc.parametrize("mode", sitecheck.MODES)

@@ -43,6 +43,16 @@ GOOD = """<!doctype html><html lang="en">
 <a href="bad.html#here">back</a> <a href="other.html#top">top</a></main></body></html>"""
 
 
+# Dark mode: a figure straight on the dark page (no light frame), and table text over a
+# gradient, whose contrast axe cannot decide; both must be reported.
+DARK = """<!doctype html><html lang="en" data-theme="dark" style="background:#111;color:#eee">
+<head><title>Dark</title><link rel="icon" href="data:,"></head>
+<body><main class="bd-content"><h1>Dark</h1>
+<figure><img src="dot.png" alt="A red square"></figure>
+<table><tr><td style="background-image:linear-gradient(#000,#fff)">unreadable</td></tr></table>
+<div class="cell_output"><img src="dot.png" alt="Framed" style="background:#fff"></div>
+</main></body></html>"""
+
 # The book's own MathJax (the pinned npm package), loaded as the built pages load it.
 MATHJAX = Path(sitecheck.ROOT / "node_modules" / "mathjax" / "es5")
 MATH = """<!doctype html><html lang="en"><head><title>Math</title><link rel="icon" href="data:,">
@@ -63,6 +73,7 @@ def toy_site(tmp_path_factory, browser):
     (site / "other.html").write_text(GOOD, encoding="utf8")
     (site / "dot.png").write_bytes(_png(4, 3))
     (site / "math.html").write_text(MATH, encoding="utf8")
+    (site / "dark.html").write_text(DARK, encoding="utf8")
     (site / "_static").mkdir()
     (site / "_static" / "mathjax").symlink_to(MATHJAX, target_is_directory=True)
     for name, target in (("stub.html", "other.html"), ("broken_stub.html", "gone.html")):
@@ -81,7 +92,8 @@ def test_checks_report_every_defect(toy_site):
     assert any("boom" in message for message in report.console_errors)
     assert any("bad script" in error for error in report.page_errors)
     assert any(f"{url}missing.png 404" == failure for failure in report.failed_requests)
-    assert {"src": f"{url}missing.png", "width": 0, "alt": ""} in report.images
+    assert {"src": f"{url}missing.png", "width": 0, "alt": "", "figure": False,
+            "backdrop": 1} in report.images
     assert report.math["unrendered"] == ["\\(y\\)"]
     assert any("$$x^2$$" in raw for raw in report.math["raw"])
     broken = sitecheck.broken_internal_links(site, url, report.links, report.ids, "bad.html")
@@ -98,7 +110,8 @@ def test_checks_pass_a_clean_page(toy_site):
     assert report.status == 200
     assert report.requests and all(u.startswith(url) for u in report.requests)
     assert report.console_errors == report.page_errors == report.failed_requests == []
-    assert report.images == [{"src": f"{url}dot.png", "width": 4, "alt": "A red square"}]
+    assert report.images == [{"src": f"{url}dot.png", "width": 4, "alt": "A red square",
+                              "figure": False, "backdrop": 1}]
     assert report.math == {"sources": 0, "unrendered": [], "errors": [], "raw": []}
     assert sitecheck.broken_internal_links(site, url, report.links, report.ids, "other.html") == []
     assert report.violations == []
@@ -132,3 +145,12 @@ def test_redirect_stubs_are_followed(toy_site):
     broken = visitor.visit("broken_stub.html")
     assert broken.final_url == url + "gone.html"
     assert f"{url}gone.html 404" in broken.failed_requests
+
+
+def test_dark_figures_and_undecided_contrast_are_reported(toy_site):
+    _, url, visitor = toy_site
+    report = visitor.visit("dark.html", "dark")
+    bare, framed = report.images
+    assert bare["figure"] and bare["backdrop"] < 0.05, "a figure on the #111 page"
+    assert framed["figure"] and framed["backdrop"] == 1, "the white frame behind an output"
+    assert any(item.startswith("td") for item in report.unchecked_contrast), report
