@@ -57,6 +57,8 @@ from birnn_utils import (  # noqa: E402
     data,
     display,
     freezing,
+    gates,
+    memory_tasks,
     plotting,
     recurrent,
     reproducibility,
@@ -766,6 +768,37 @@ MODULES.append(reproducibility)
 register(reproducibility.make_deterministic, lambda: {"seed": 0, "threads": 1},
          seed=NOT_INT | ints_outside(0, 2**32 - 1),
          threads=NOT_INT | ints_outside(1, reproducibility.MAX_THREADS))
+
+# ------------------------------------------------------------------- gates, memory_tasks
+
+MODULES.append(memory_tasks)
+register(memory_tasks.recall_first_token,
+         lambda: {"n": 3, "seq_len": 5, "vocab": 4, "noise": 2, "min_lag": 1, "seed": 0},
+         n=NOT_INT | ints_outside(1, None), seq_len=NOT_INT | ints_outside(2, None),
+         vocab=NOT_INT | ints_outside(2, None), noise=NOT_INT | ints_outside(1, None),
+         min_lag=NOT_INT | ints_outside(1, 4), seed=NOT_INT | ints_outside(0, 2**32 - 1))
+
+
+def _gates_args():
+    return {"x": torch.randn(2, 3, dtype=F64), "h": torch.randn(2, 4, dtype=F64),
+            "weights": cells.cell_weights(gru64()), "variant": "cho"}
+
+
+_W_BAD = NOT_TENSOR | values(TypeError, (1, 2)) | derived(
+    ValueError, **{"lstm weights": lambda kw: cells.cell_weights(
+        _seeded(lambda: nn.LSTM(3, 4, dtype=F64)))})
+MODULES.append(gates)
+for _f in (gates.gru_gates, gates.gru_step):
+    register(_f, _gates_args, x=bad_tensors("x"), h=bad_tensors("h"), weights=_W_BAD,
+             variant=NOT_STR | values(ValueError, "keras", "PyTorch", ""))
+register(gates.cho_gru_cell, lambda: _cell_args(3), **_cell_bads())
+register(gates.record_gru_gates,
+         lambda: {"module": gru64(), "x": torch.randn(5, 2, 3, dtype=F64),
+                  "h0": torch.randn(1, 2, 4, dtype=F64)},
+         module=NOT_RECURRENT | values(TypeError, nn.LSTM(3, 4)),
+         x=bad_tensors("x", grow_dim=2), h0=bad_tensors("h0", types=False))
+EXEMPT["gates.GRUGates"] = "a NamedTuple of three tensors"
+
 
 # -------------------------------------------------------------------------------- tests
 
