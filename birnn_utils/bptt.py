@@ -101,10 +101,10 @@ def rnn_bptt_gradients(
 ) -> RNNGradients:
     """Hand-written BPTT for ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
-    x (T, B, I), h0 (B, H), grad_outputs (T, B, H) = g_t = ∂L/∂h_t through the outputs
-    only (for ``L = Σ_t <g_t, h_t>``). Backward recursion, with a_t the pre-activation:
+    x (T, B, I), h0 (B, H), grad_outputs (T, B, H) = e_t = ∂L/∂h_t through the outputs
+    only (for ``L = Σ_t <e_t, h_t>``). Backward recursion, with a_t the pre-activation:
 
-        δ_T = g_T,   δ_t = g_t + W_hhᵀ (δ_{t+1} ⊙ (1 − h_{t+1}²)),
+        δ_T = e_T,   δ_t = e_t + W_hhᵀ (δ_{t+1} ⊙ (1 − h_{t+1}²)),
         ∂L/∂a_t = δ_t ⊙ (1 − h_t²),  ∂L/∂W_ih = Σ_t ∂L/∂a_t x_tᵀ,  ∂L/∂W_hh = Σ_t ∂L/∂a_t h_{t-1}ᵀ,
         ∂L/∂b = Σ_t ∂L/∂a_t,  ∂L/∂h_0 = W_hhᵀ ∂L/∂a_1.
     """

@@ -100,7 +100,7 @@ def draw_unrolled_rnn(steps: int = 4, ax: Axes | None = None) -> Axes:
     """Diagram of a unidirectional RNN unrolled over ``steps`` time steps.
 
     Draws inputs x_1..x_T (bottom), states h_0..h_T joined left to right (middle) and
-    outputs y_1..y_T (top). Patches: 3T+1 boxes (gids ``input``, ``state``, ``initial``,
+    outputs ŷ_1..ŷ_T (top). Patches: 3T+1 boxes (gids ``input``, ``state``, ``initial``,
     ``output``) and 3T arrows (gid ``arrow-input``, ``arrow-forward``, ``arrow-output``).
     """
     steps = _check_steps(steps)
@@ -112,7 +112,7 @@ def draw_unrolled_rnn(steps: int = 4, ax: Axes | None = None) -> Axes:
     for t in range(1, steps + 1):
         x_t = _node(ax, t * dx, y_in, rf"$x_{{{t}}}$", "input", "input")
         h_t = _node(ax, t * dx, y_h, rf"$h_{{{t}}}$", "forward", "state")
-        y_t = _node(ax, t * dx, y_out, rf"$y_{{{t}}}$", "output", "output")
+        y_t = _node(ax, t * dx, y_out, rf"$\hat y_{{{t}}}$", "output", "output")
         _arrow(ax, x_t, h_t, COLORS["input"][0], "arrow-input")
         _arrow(ax, prev, h_t, fwd_edge, "arrow-forward")
         _arrow(ax, h_t, y_t, COLORS["output"][0], "arrow-output")
@@ -124,9 +124,9 @@ def draw_unrolled_rnn(steps: int = 4, ax: Axes | None = None) -> Axes:
 def draw_unrolled_birnn(steps: int = 4, ax: Axes | None = None) -> Axes:
     """Diagram of a bidirectional RNN unrolled over ``steps`` time steps.
 
-    Inputs x_t (bottom) feed a forward row (states →h_t, arrows left to right, starting
-    from →h_0) and a backward row (states ←h_t, arrows right to left, starting from
-    ←h_{T+1}); each output y_t (top) reads both →h_t and ←h_t. Patches: 4T+2 boxes and
+    Inputs x_t (bottom) feed a forward row (states h^f_t, arrows left to right, starting
+    from h^f_0) and a backward row (states h^b_t, arrows right to left, starting from
+    h^b_{T+1}); each output ŷ_t (top) reads both h^f_t and h^b_t. Patches: 4T+2 boxes and
     6T arrows, tagged with gids as in :func:`draw_unrolled_rnn` (``forward``/``backward``
     instead of ``state``).
     """
@@ -138,14 +138,14 @@ def draw_unrolled_birnn(steps: int = 4, ax: Axes | None = None) -> Axes:
     y_in, y_f, y_b, y_out = 0.0, 1.2, 2.4, 3.6
     ax = _get_ax(ax, figsize=_figsize((steps + 1) * dx + 2.9, y_out + 1.0))
     f_edge, b_edge = COLORS["forward"][0], COLORS["backward"][0]
-    f_prev = _node(ax, -shift + 0.3, y_f, r"$\overrightarrow{h}_0$", "forward", "initial")
+    f_prev = _node(ax, -shift + 0.3, y_f, r"$h^f_0$", "forward", "initial")
     fwd, bwd = [], []
     for t in range(1, steps + 1):
         cx = t * dx
         x_t = _node(ax, cx, y_in, rf"$x_{{{t}}}$", "input", "input")
-        f_t = _node(ax, cx - shift, y_f, rf"$\overrightarrow{{h}}_{{{t}}}$", "forward", "forward")
-        b_t = _node(ax, cx + shift, y_b, rf"$\overleftarrow{{h}}_{{{t}}}$", "backward", "backward")
-        y_t = _node(ax, cx, y_out, rf"$y_{{{t}}}$", "output", "output")
+        f_t = _node(ax, cx - shift, y_f, rf"$h^f_{{{t}}}$", "forward", "forward")
+        b_t = _node(ax, cx + shift, y_b, rf"$h^b_{{{t}}}$", "backward", "backward")
+        y_t = _node(ax, cx, y_out, rf"$\hat y_{{{t}}}$", "output", "output")
         _arrow(ax, x_t, f_t, COLORS["input"][0], "arrow-input")
         _arrow(ax, x_t, b_t, COLORS["input"][0], "arrow-input")
         _arrow(ax, f_t, y_t, COLORS["output"][0], "arrow-output")
@@ -155,7 +155,7 @@ def draw_unrolled_birnn(steps: int = 4, ax: Axes | None = None) -> Axes:
         fwd.append(f_t)
         bwd.append(b_t)
     b_next = _node(
-        ax, (steps + 1) * dx + shift - 0.3, y_b, rf"$\overleftarrow{{h}}_{{{steps + 1}}}$",
+        ax, (steps + 1) * dx + shift - 0.3, y_b, rf"$h^b_{{{steps + 1}}}$",
         "backward", "initial",
     )
     for b_t in reversed(bwd):

@@ -54,7 +54,7 @@ def test_rnn_diagram_counts(steps):
     labels = [t.get_text() for t in ax.texts]
     assert labels.count("$h_0$") == 1
     for t in range(1, steps + 1):
-        assert {f"$x_{{{t}}}$", f"$h_{{{t}}}$", f"$y_{{{t}}}$"} <= set(labels)
+        assert {f"$x_{{{t}}}$", f"$h_{{{t}}}$", f"$\\hat y_{{{t}}}$"} <= set(labels)
     assert len(labels) == 3 * steps + 1
     assert not ax.axison
     # Recurrent arrows point left to right.
@@ -74,7 +74,7 @@ def test_birnn_diagram_counts_and_directions(steps):
     labels = [t.get_text() for t in ax.texts if t.get_gid().endswith("-label")]
     assert [t.get_text() for t in ax.texts if t.get_gid() == "row-name"] == ["forward", "backward"]
     assert len(labels) == 4 * steps + 2
-    assert r"$\overleftarrow{h}_{" + str(steps + 1) + "}$" in labels
+    assert "$h^b_{" + str(steps + 1) + "}$" in labels
     for p in ax.patches:
         if p.get_gid() in ("arrow-forward", "arrow-backward"):
             (x0, _), (x1, _) = p._posA_posB
