@@ -4,9 +4,9 @@ The cells use PyTorch's parameter layout, so the weights of an ``nn.RNN``/``nn.G
 ``nn.LSTM`` plug straight in (see :func:`cell_weights`). Shapes, with ``B`` the batch,
 ``I`` the input size, ``H`` the hidden size and ``G`` the number of gates (1, 3 or 4):
 
-- ``x``: (B, I), ``h``: (B, H) (for an LSTM with ``proj_size=P``, ``h`` is (B, P))
-- ``w_ih``: (G*H, I), ``w_hh``: (G*H, H) (or (G*H, P)), ``b_ih``, ``b_hh``: (G*H,)
-- ``w_hr``: (P, H), LSTM projection only.
+- ``x``: (B, I), ``h``: (B, H) (for an LSTM with ``proj_size=R``, ``h`` is (B, R))
+- ``w_ih``: (G*H, I), ``w_hh``: (G*H, H) (or (G*H, R)), ``b_ih``, ``b_hh``: (G*H,)
+- ``w_hr``: (R, H), LSTM projection only.
 
 Gate order: GRU ``r, z, n``; LSTM ``i, f, g, o`` (PyTorch's).
 """
@@ -36,7 +36,7 @@ class _CellWeightsFields(NamedTuple):
 class CellWeights(_CellWeightsFields):
     """The parameters of one direction of one layer; ``b_*`` are None when ``bias=False``.
 
-    ``w_hr`` is the LSTM projection (P, H), None unless ``proj_size > 0``. Only the types
+    ``w_hr`` is the LSTM projection (R, H), None unless ``proj_size > 0``. Only the types
     are checked here (Tensors, or None for the optional ones); the cells check the shapes.
     """
 
@@ -222,12 +222,12 @@ def _check_lstm(x, state, w_ih, w_hh, b_ih, b_hh, w_hr) -> tuple[Tensor, Tensor]
     expected_h = hidden if w_hr is None else w_hr.shape[0]
     if w_hr is not None and (w_hr.dim() != 2 or w_hr.shape[1] != hidden):
         raise ValueError(
-            f"lstm_cell: w_hr must have shape (P, {hidden}), got {tuple(w_hr.shape)}"
+            f"lstm_cell: w_hr must have shape (R, {hidden}), got {tuple(w_hr.shape)}"
         )
     if h.shape[1] != expected_h:
         raise ValueError(
             f"lstm_cell: state[0] (h) has {h.shape[1]} features, expected {expected_h} "
-            f"({'P from w_hr' if w_hr is not None else 'H from w_ih'})"
+            f"({'R from w_hr' if w_hr is not None else 'H from w_ih'})"
         )
     return h, c
 
@@ -236,9 +236,9 @@ def lstm_cell(
     x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
     b_ih: Tensor | None = None, b_hh: Tensor | None = None, w_hr: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """LSTM step (gates i, f, g, o); x (B, I), state (h (B, P or H), c (B, H)) -> (h', c').
+    """LSTM step (gates i, f, g, o); x (B, I), state (h (B, R or H), c (B, H)) -> (h', c').
 
-    ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``, then ``h' = W_hr h'`` if ``w_hr`` (P, H)
+    ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``, then ``h' = W_hr h'`` if ``w_hr`` (R, H)
     is given (``proj_size > 0``).
     """
     h, c = _check_lstm(x, state, w_ih, w_hh, b_ih, b_hh, w_hr)
@@ -247,5 +247,5 @@ def lstm_cell(
     c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_new = torch.sigmoid(o) * torch.tanh(c_new)  # (B, H)
     if w_hr is not None:
-        h_new = F.linear(h_new, w_hr)  # (B, P)
+        h_new = F.linear(h_new, w_hr)  # (B, R)
     return h_new, c_new

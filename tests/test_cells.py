@@ -155,7 +155,7 @@ def test_lstm_cell_bad_state():
         lstm_cell(x, h, *w)
     with pytest.raises(ValueError, match=r"\(c\) must have shape \(2, 4\), got \(2, 2\)"):
         lstm_cell(x, (h, h), *w)
-    with pytest.raises(ValueError, match=r"w_hr must have shape \(P, 4\)"):
+    with pytest.raises(ValueError, match=r"w_hr must have shape \(R, 4\)"):
         lstm_cell(x, (h, c), *w[:4], w_hr=w.w_hr.T)
     with pytest.raises(ValueError, match="expected 4 .H from w_ih"):
         lstm_cell(x, (h, c), w.w_ih, torch.zeros(16, 2, dtype=torch.float64))
