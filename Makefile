@@ -19,7 +19,7 @@ export CUDA_VISIBLE_DEVICES :=
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help venv book test lint unit nbval nbval-portable build execute bench serve lock clean \
-  pdf pdf-test texlive
+  pdf pdf-test texlive gpu-check
 
 help:
 	@echo "make book     create .venv, install pinned deps, build the site into _build/html"
@@ -29,6 +29,7 @@ help:
 	@echo "make pdf-test make pdf, then check it: no LaTeX errors, titles, math, figures"
 	@echo "make execute  re-run every notebook in place (NB=path for just one)"
 	@echo "make bench    benchmark the from-scratch BiGRUs against nn.GRU"
+	@echo "make gpu-check the cuDNN behaviour chapter 6 marks untested (needs a CUDA GPU)"
 	@echo "make serve    serve the built book on http://127.0.0.1:8000"
 
 venv: $(STAMP)
@@ -131,6 +132,11 @@ execute: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_bigru.py
+
+# The one GPU check (a few minutes on a CUDA machine; says so and exits 0 without one).
+# The rest of the Makefile hides GPUs (CUDA_VISIBLE_DEVICES is empty): not here.
+gpu-check: $(STAMP)
+	env -u CUDA_VISIBLE_DEVICES $(BIN)/python tools/gpu_check.py
 
 serve: $(STAMP)
 	@test -f _build/html/index.html || $(MAKE) build
