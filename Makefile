@@ -94,6 +94,8 @@ texlive:
 
 pdf: $(STAMP) texlive
 	rm -rf _build/latex
+	# _config.yml's html_extra_path names it; the LaTeX builder warns when it is absent.
+	mkdir -p _build/vendor
 	$(BIN)/python tools/timed.py "pdf build" -- \
 	  $(BIN)/jupyter-book build . --builder pdflatex --warningiserror --keep-going
 	@test -f $(PDF) && echo "$(PDF): $$(pdfinfo $(PDF) | sed -n 's/^Pages: *//p') pages"
