@@ -270,9 +270,7 @@ class NgramSpacer:
         if y.shape != tokens.shape:
             raise ValueError(f"y must have the shape of tokens {tuple(tokens.shape)}, "
                              f"got {tuple(y.shape)}")
-        labelled = y != IGNORE_INDEX
-        if not labelled.any():
-            raise ValueError("y has no labelled position (every label is -100)")
+        labelled = _labelled(y)
         if not ((y[labelled] == 0) | (y[labelled] == 1)).all():
             raise ValueError("y must hold 0, 1 or -100")
         spaces = y[labelled]
@@ -302,6 +300,14 @@ class NgramSpacer:
         return prediction
 
 
+def _labelled(y: Tensor) -> Tensor:
+    """The mask of ``y``'s labelled positions; a ValueError when there is none."""
+    labelled = y != IGNORE_INDEX
+    if not labelled.any():
+        raise ValueError("y has no labelled position (every label is -100)")
+    return labelled
+
+
 class SpaceScores(NamedTuple):
     """Scores of space predictions over labelled positions: ``accuracy`` of the 0/1 tags,
     and ``precision``, ``recall`` and ``f1`` of the predicted spaces (0 when undefined)."""
@@ -320,9 +326,7 @@ def space_scores(prediction: Tensor, y: Tensor) -> SpaceScores:
     if prediction.shape != y.shape:
         raise ValueError(f"prediction must have the shape of y {tuple(y.shape)}, "
                          f"got {tuple(prediction.shape)}")
-    labelled = y != IGNORE_INDEX
-    if not labelled.any():
-        raise ValueError("y has no labelled position (every label is -100)")
+    labelled = _labelled(y)
     p, t = prediction[labelled] == 1, y[labelled] == 1
     hits = int((p & t).sum())
     precision = hits / int(p.sum()) if p.any() else 0.0
