@@ -166,6 +166,16 @@ class Kernels:
     backward_loop = staticmethod(backward_loop)
     weight_grads = staticmethod(weight_grads)
 
+    @classmethod
+    def layer_forward(cls, x, h0, weights, keep):
+        """One layer's forward: (output (T, B, 2H), h_n (2, B, H), what backward needs)."""
+        return layer_forward(cls, x, h0, weights, keep)
+
+    @classmethod
+    def layer_backward(cls, saved, d_output, d_h_n, need_dx, has_bias):
+        """One layer's backward from what ``layer_forward`` saved: (dx, dh0, *weight grads)."""
+        return layer_backward(cls, saved, d_output, d_h_n, need_dx, has_bias)
+
     @staticmethod
     def buffers(like, seq_len, batch, H, keep):
         """hs (2, T + 1, B, H), gates (T, 2, B, 3H), n (T, 2, B, H): step-major, so that
@@ -195,6 +205,31 @@ def layer_forward(kernels, x, h0, weights, keep):
     return output, hs[:, seq_len].clone(), saved
 
 
+def layer_backward(kernels, saved, d_output, d_h_n, need_dx, has_bias):
+    """The backward of ``layer_forward``: (dx or None, dh0, 8 or 4 weight gradients in
+    nn.GRU's order, None for absent biases)."""
+    x_steps, w_ih, w_hh_t, hs, gates, n = saved
+    _, seq_len_p1, batch, H = hs.shape
+    dh = new_buffer(hs, seq_len_p1, 2, batch, H)  # step-major, step order
+    dh[0] = 0
+    dh[1:, 0] = d_output[..., :H]
+    dh[1:, 1] = d_output[..., H:].flip(0)
+    dh[-1] += d_h_n
+    coef, d_an = kernels.backward_factors(hs, gates, n)
+    w_hh = w_hh_t.transpose(1, 2).contiguous()  # (2, 3H, H)
+    kernels.backward_loop(dh, coef, gates[..., H : 2 * H], w_hh)
+    d_gh = coef.view(2, -1, 3 * H)  # dL/d(W_hh h + b_hh), every step
+    d_gi_n = d_an.mul_(dh[1:].transpose(0, 1)).view(2, -1, H)  # dL/d a_n
+    dx = None
+    if need_dx:
+        w_rz, w_n = w_ih[:, : 2 * H], w_ih[:, 2 * H :]
+        dx_steps = torch.bmm(d_gh[..., : 2 * H], w_rz).baddbmm_(d_gi_n, w_n)
+        dx_steps = dx_steps.view(2, seq_len_p1 - 1, batch, -1)
+        dx = dx_steps[0] + dx_steps[1].flip(0)  # back to time order
+    per_dir = kernels.weight_grads(x_steps, hs, d_gh, d_gi_n, has_bias)
+    return (dx, dh[0], *per_dir[0], *per_dir[1])
+
+
 class BiGRULayerFunction(torch.autograd.Function):
     """One bidirectional GRU layer, time-major, with a hand-written backward.
 
@@ -206,7 +241,7 @@ class BiGRULayerFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, kernels, x, h0, *weights):
-        output, h_n, saved = layer_forward(kernels, x, h0, weights, keep=True)
+        output, h_n, saved = kernels.layer_forward(x, h0, weights, keep=True)
         ctx.kernels, ctx.has_bias = kernels, weights[2] is not None
         ctx.save_for_backward(*saved)
         return output, h_n
@@ -218,29 +253,11 @@ class BiGRULayerFunction(torch.autograd.Function):
                 "FastBiGRU is differentiable once: its hand-written backward cannot be "
                 "differentiated (create_graph=True, double backward); use nn.GRU for that"
             )
-        kernels = ctx.kernels
-        x_steps, w_ih, w_hh_t, hs, gates, n = ctx.saved_tensors
-        _, seq_len_p1, batch, H = hs.shape
-        dh = new_buffer(hs, seq_len_p1, 2, batch, H)  # step-major, step order
-        dh[0] = 0
-        dh[1:, 0] = d_output[..., :H]
-        dh[1:, 1] = d_output[..., H:].flip(0)
-        dh[-1] += d_h_n
-        coef, d_an = kernels.backward_factors(hs, gates, n)
-        w_hh = w_hh_t.transpose(1, 2).contiguous()  # (2, 3H, H)
-        kernels.backward_loop(dh, coef, gates[..., H : 2 * H], w_hh)
-        d_gh = coef.view(2, -1, 3 * H)  # dL/d(W_hh h + b_hh), every step
-        d_gi_n = d_an.mul_(dh[1:].transpose(0, 1)).view(2, -1, H)  # dL/d a_n
-        dx = dh0 = None
-        if ctx.needs_input_grad[1]:
-            w_rz, w_n = w_ih[:, : 2 * H], w_ih[:, 2 * H :]
-            dx_steps = torch.bmm(d_gh[..., : 2 * H], w_rz).baddbmm_(d_gi_n, w_n)
-            dx_steps = dx_steps.view(2, seq_len_p1 - 1, batch, -1)
-            dx = dx_steps[0] + dx_steps[1].flip(0)  # back to time order
-        if ctx.needs_input_grad[2]:
-            dh0 = dh[0]
-        per_dir = kernels.weight_grads(x_steps, hs, d_gh, d_gi_n, ctx.has_bias)
-        return (None, dx, dh0, *per_dir[0], *per_dir[1])
+        needs = ctx.needs_input_grad
+        dx, dh0, *per_dir = ctx.kernels.layer_backward(
+            ctx.saved_tensors, d_output, d_h_n, needs[1], ctx.has_bias
+        )
+        return (None, dx, dh0 if needs[2] else None, *per_dir)
 
 
 def _linear(x, weight, bias):
@@ -492,7 +509,7 @@ class FastBiGRU(nn.GRU):
             if grad or self.layer_function is not BiGRULayerFunction:
                 x, h_layer = self.layer_function.apply(kernels, x, h0, *params)
             else:  # inference: no autograd node, nothing kept for a backward
-                x, h_layer, _ = layer_forward(kernels, x, h0, params, keep=False)
+                x, h_layer, _ = kernels.layer_forward(x, h0, params, keep=False)
             h_n.append(h_layer)  # each (2, B, H)
         h_n = torch.cat(h_n)  # (2 * num_layers, B, H)
         if unbatched:

@@ -1,17 +1,24 @@
-"""Optional compiled time loops for ``FastBiGRU`` (a small C++ extension).
+"""Optional compiled layer for ``FastBiGRU`` (a small C++ extension).
 
-``csrc/bigru_loops.cpp`` holds ``forward_loop`` and ``backward_loop`` of
-``birnn_utils.fast``, the same ATen ops in the same order, registered as
-``torch.ops.birnn_fast.*``: the results are bitwise equal, only Python's cost per op goes.
-It is built with ``torch.utils.cpp_extension`` and the system C++ compiler into a cache
-directory (``$BIRNN_EXT_DIR``, default ``~/.cache/birnn_book/ext``), once per source and
-torch version; the build takes from about 20 s (quiet machine) to over a minute.
+``csrc/bigru_layer.cpp`` runs one whole bidirectional layer, forward and backward, as two
+ops registered as ``torch.ops.birnn_fast.*``: the same equations as ``birnn_utils.fast``,
+with three ideas the pure-PyTorch path cannot express, each a bit of ``flags``:
+``PARALLEL`` (each direction on its own thread for the whole layer), ``FUSED`` (the gate
+math of a step in one pass with ATen's SIMD vector type) and ``CHUNKED`` (the input
+projection a few steps at a time, in the cache). The results equal the pure path's up to
+rounding (other kernels, other order; the tests bound the difference).
+
+It is built with ``torch.utils.cpp_extension``, OpenMP and the system C++ compiler into a
+cache directory (``$BIRNN_EXT_DIR``, default ``~/.cache/birnn_book/ext``), once per source,
+torch version and instruction set (AVX2 + FMA where the CPU has them); the build takes from
+about 20 s (quiet machine) to over a minute.
 
 - ``load(build=True)`` builds if needed and loads; ``load(build=False)`` loads only a
   build that is already there (what a notebook does: it never waits for a compiler).
 - Either returns False, with the reason in ``status()``, when there is no compiler, the
-  build fails or nothing is built; ``FastBiGRU`` then runs its pure-PyTorch loops.
-- ``Compiled`` is ``fast.Kernels`` with the two loops swapped for the compiled ones.
+  build fails or nothing is built; ``FastBiGRU`` then runs its pure-PyTorch kernels.
+- ``Compiled`` is ``fast.Kernels`` with the layer's forward and backward swapped for the
+  compiled ones (float32 and float64 on the CPU; anything else takes the pure path).
 """
 
 import hashlib
@@ -24,7 +31,12 @@ import torch
 from birnn_utils import fast
 from birnn_utils.validation import check_bool
 
-SOURCE = Path(__file__).with_name("csrc") / "bigru_loops.cpp"
+SOURCE = Path(__file__).with_name("csrc") / "bigru_layer.cpp"
+PARALLEL, FUSED, CHUNKED = 1, 2, 4  # the flags of the C++ ops
+# What the C++ ops fill a fresh buffer with: None leaves it uninitialised (they write every
+# entry before reading it, and in a training loop the allocator hands back memory that is
+# already mapped, so there are no page faults to move out of the loop); the tests set NaN.
+BUFFER_FILL = None
 _STATE = {"loaded": False, "reason": "not loaded yet", "build_s": None, "path": None}
 
 
@@ -34,10 +46,27 @@ def build_dir() -> Path:
     return Path(os.environ.get("BIRNN_EXT_DIR", default))
 
 
+def cflags() -> list:
+    """Compiler flags: OpenMP, and AVX2 + FMA (ATen's 256-bit vector type) where the CPU
+    has them; otherwise ATen's portable vector type."""
+    flags = ["-O3", "-fopenmp"]
+    if torch.cpu._is_avx2_supported() and "fma" in _cpu_flags():
+        flags += ["-mavx2", "-mfma", "-DCPU_CAPABILITY_AVX2", "-DCPU_CAPABILITY=AVX2"]
+    return flags
+
+
+def _cpu_flags() -> set:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no FMA claimed, the portable build
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split()}
+
+
 def _name() -> str:
-    """One name per source text and torch version, so a stale build is never loaded."""
-    digest = hashlib.sha256(SOURCE.read_bytes() + torch.__version__.encode()).hexdigest()
-    return f"birnn_bigru_loops_{digest[:12]}"
+    """One name per source text, torch version and flags: a stale build is never loaded."""
+    key = SOURCE.read_bytes() + torch.__version__.encode() + " ".join(cflags()).encode()
+    return f"birnn_bigru_layer_{hashlib.sha256(key).hexdigest()[:12]}"
 
 
 def status() -> dict:
@@ -72,7 +101,8 @@ def load(build: bool = False) -> bool:
                 name,
                 [str(SOURCE)],
                 build_directory=str(directory),
-                extra_cflags=["-O2"],
+                extra_cflags=cflags(),
+                extra_ldflags=["-fopenmp"],
                 is_python_module=False,
                 verbose=False,
             )
@@ -84,15 +114,35 @@ def load(build: bool = False) -> bool:
     return True
 
 
+def _compiled_dtype(x):
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+
+
 class Compiled(fast.Kernels):
-    """``fast.Kernels`` with the compiled forward and backward time loops."""
+    """``fast.Kernels`` with the whole layer compiled: forward and backward are one C++ op
+    each. ``flags`` picks the ideas (all three here; the ablation turns them off)."""
 
-    name = "compiled loops (C++)"
+    name = "compiled layer (C++)"
+    flags = PARALLEL | FUSED | CHUNKED
 
-    @staticmethod
-    def forward_loop(gi, gi_n, w_hh_t, hs, gates, n):
-        torch.ops.birnn_fast.forward_loop(gi, gi_n, w_hh_t, hs, gates, n)
+    @classmethod
+    def layer_forward(cls, x, h0, weights, keep):
+        if not _compiled_dtype(x):
+            return fast.Kernels.layer_forward(x, h0, weights, keep)
+        present = [w for w in weights if w is not None]
+        output, h_n, states, gates, n = torch.ops.birnn_fast.layer_forward(
+            x, h0, present, keep, cls.flags, BUFFER_FILL
+        )
+        return output, h_n, ((x, h0, states, gates, n, *present) if keep else None)
 
-    @staticmethod
-    def backward_loop(dh, coef, z, w_hh):
-        torch.ops.birnn_fast.backward_loop(dh, coef, z, w_hh)
+    @classmethod
+    def layer_backward(cls, saved, d_output, d_h_n, need_dx, has_bias):
+        if len(saved) == 6:  # saved by the pure path (a dtype the C++ ops do not take)
+            return fast.Kernels.layer_backward(saved, d_output, d_h_n, need_dx, has_bias)
+        x, h0, states, gates, n, *weights = saved
+        dx, dh0, *grads = torch.ops.birnn_fast.layer_backward(
+            d_output, d_h_n, x, h0, states, gates, n, weights, need_dx, cls.flags, BUFFER_FILL
+        )
+        if not has_bias:  # nn.GRU's order: w_ih, w_hh, b_ih, b_hh per direction
+            grads = [grads[0], grads[1], None, None, grads[2], grads[3], None, None]
+        return (dx if need_dx else None, dh0, *grads)

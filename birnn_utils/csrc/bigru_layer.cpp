@@ -1,0 +1,320 @@
+// One bidirectional GRU layer, forward and backward, as two C++ ops (birnn_utils.fast_ext):
+// PyTorch's equations and layout, gate order r, z, n, q = W_hn h + b_hn, d = dL/dh'.
+//
+//   h' = n + z (h - n),  n = tanh(W_in x + b_in + r q)
+//   dL/da_n = d (1 - z)(1 - n^2),  dL/da_z = d (h - n) z (1 - z),  dL/da_r = dL/da_n q r (1 - r)
+//   dL/dh   = d z + [dL/da_r, dL/da_z, dL/da_n r] @ W_hh
+//
+// What makes it fast, each one a flag so that the ablation can switch it off:
+// - PARALLEL: the two directions are independent, so each runs on its own thread for the
+//   whole layer (one fork and join per layer, not one per operation); inside a thread every
+//   matrix product is a one-thread GEMM.
+// - FUSED: the gate math of a step is one pass over (B, H) with ATen's vector type (the same
+//   SIMD exp and tanh as torch.sigmoid and torch.tanh), instead of six ATen calls.
+// - CHUNKED: the input projection W_ih x + biases is computed a few steps at a time into a
+//   buffer that stays in the cache, instead of all T steps into a (T, B, 3H) array first.
+// Every buffer is in time order; step t of the backward direction is time T - 1 - t.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/vec.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using at::Tensor;
+using at::vec::Vectorized;
+
+constexpr int64_t PARALLEL = 1, FUSED = 2, CHUNKED = 4;
+constexpr int64_t CHUNK_ELEMENTS = 32768;  // 128 KiB of float32 per direction's chunk
+
+template <typename T>
+inline Vectorized<T> sigmoid(const Vectorized<T>& a) {
+  const Vectorized<T> one(T(1));
+  return (one + (Vectorized<T>(T(0)) - a).exp()).reciprocal();
+}
+
+// Forward gate math of one step and one direction, row by row. On entry g (B, 3H) holds
+// h W_hh^T; gi (B, 3H) [a_r, a_z input parts with their biases | W_in x + b_in]; b_hn (H) or
+// null. Writes g = [r | z | q], n (B, H), h' into out (row stride out_ld) and into out2
+// (row stride H) when out2 is not null.
+template <typename T>
+void gates_forward(T* g, const T* gi, const T* b_hn, const T* h, int64_t h_ld, T* n, T* out,
+                   int64_t out_ld, T* out2, int64_t B, int64_t H) {
+  using V = Vectorized<T>;
+  for (int64_t b = 0; b < B; ++b) {
+    T* gr = g + b * 3 * H;
+    const T* ir = gi + b * 3 * H;
+    const T* hb = h + b * h_ld;
+    T* nb = n + b * H;
+    T* ob = out + b * out_ld;
+    for (int64_t j = 0; j < H; j += V::size()) {
+      const int64_t c = std::min<int64_t>(V::size(), H - j);
+      const V r = sigmoid(V::loadu(gr + j, c) + V::loadu(ir + j, c));
+      const V z = sigmoid(V::loadu(gr + H + j, c) + V::loadu(ir + H + j, c));
+      V q = V::loadu(gr + 2 * H + j, c);
+      if (b_hn != nullptr) q = q + V::loadu(b_hn + j, c);
+      const V cand = (V::loadu(ir + 2 * H + j, c) + r * q).tanh();
+      const V h_new = cand + z * (V::loadu(hb + j, c) - cand);
+      r.store(gr + j, c);
+      z.store(gr + H + j, c);
+      q.store(gr + 2 * H + j, c);
+      cand.store(nb + j, c);
+      h_new.store(ob + j, c);
+      if (out2 != nullptr) h_new.store(out2 + b * H + j, c);
+    }
+  }
+}
+
+// Backward gate math of one step and one direction. d (B, H): dL/dh' from the later steps;
+// d_out (row stride d_out_ld): from this step's output; g (B, 3H) [r | z | q] and n (B, H)
+// as the forward kept them; h the previous state. Writes e (B, 3H) = dL/d(W_hh h + b_hh),
+// d_an (B, H) = dL/da_n and d_next (B, H) = d z (the direct path to the previous state).
+template <typename T>
+void gates_backward(const T* d, const T* d_out, int64_t d_out_ld, const T* g, const T* n,
+                    const T* h, int64_t h_ld, T* e, T* d_an, T* d_next, int64_t B, int64_t H) {
+  using V = Vectorized<T>;
+  const V one(T(1));
+  for (int64_t b = 0; b < B; ++b) {
+    const T* gr = g + b * 3 * H;
+    T* eb = e + b * 3 * H;
+    for (int64_t j = 0; j < H; j += V::size()) {
+      const int64_t c = std::min<int64_t>(V::size(), H - j);
+      const int64_t i = b * H + j;
+      const V dv = V::loadu(d + i, c) + V::loadu(d_out + b * d_out_ld + j, c);
+      const V r = V::loadu(gr + j, c), z = V::loadu(gr + H + j, c);
+      const V q = V::loadu(gr + 2 * H + j, c), cand = V::loadu(n + i, c);
+      const V da = dv * (one - z) * (one - cand * cand);
+      const V e_n = da * r;
+      (e_n * q * (one - r)).store(eb + j, c);
+      (dv * (V::loadu(h + b * h_ld + j, c) - cand) * z * (one - z)).store(eb + H + j, c);
+      e_n.store(eb + 2 * H + j, c);
+      da.store(d_an + i, c);
+      (dv * z).store(d_next + i, c);
+    }
+  }
+}
+
+// The same two steps as ATen calls on (B, .) views (the ablation without FUSED).
+void gates_forward_aten(Tensor g, Tensor gi, Tensor b_hn, Tensor h, Tensor n, Tensor out,
+                        Tensor out2) {
+  const int64_t H = n.size(1);
+  Tensor rz = g.narrow(1, 0, 2 * H), q = g.narrow(1, 2 * H, H);
+  rz.add_(gi.narrow(1, 0, 2 * H)).sigmoid_();
+  if (b_hn.defined()) q.add_(b_hn);
+  at::addcmul_out(n, gi.narrow(1, 2 * H, H), g.narrow(1, 0, H), q).tanh_();
+  at::lerp_out(out, n, h, g.narrow(1, H, H));
+  if (out2.defined()) out2.copy_(out);
+}
+
+void gates_backward_aten(Tensor d, Tensor d_out, Tensor g, Tensor n, Tensor h, Tensor e,
+                         Tensor d_an, Tensor d_next) {
+  const int64_t H = n.size(1);
+  Tensor r = g.narrow(1, 0, H), z = g.narrow(1, H, H), q = g.narrow(1, 2 * H, H);
+  Tensor e_r = e.narrow(1, 0, H), e_z = e.narrow(1, H, H), e_n = e.narrow(1, 2 * H, H);
+  d.add_(d_out);
+  at::mul_out(d_an, n, n).neg_().add_(1);  // 1 - n^2
+  d_an.addcmul_(d_an, z, -1).mul_(d);      // d (1 - z)(1 - n^2)
+  at::mul_out(e_n, d_an, r);
+  at::mul_out(e_r, e_n, q).addcmul_(e_r, r, -1);            // d_an q r (1 - r)
+  at::sub_out(e_z, h, n).mul_(d).mul_(z).addcmul_(e_z, z, -1);  // d (h - n) z (1 - z)
+  at::mul_out(d_next, d, z);
+}
+
+struct Direction {
+  Tensor w_ih, w_hh, bias_in, b_hn;  // (3H, I), (3H, H), (3H) and (H) or undefined
+};
+
+// weights: nn.GRU's order, [w_ih, w_hh, b_ih, b_hh] per direction, or [w_ih, w_hh] without
+// biases. bias_in = [b_ir + b_hr | b_iz + b_hz | b_in], added with W_ih x; b_hn stays in q.
+Direction direction(const std::vector<Tensor>& weights, int64_t k) {
+  const int64_t per = weights.size() == 8 ? 4 : 2;
+  Direction dir{weights[k * per].contiguous(), weights[k * per + 1].contiguous(), {}, {}};
+  if (per == 4) {
+    const int64_t H = dir.w_hh.size(1);
+    const Tensor &b_ih = weights[k * per + 2], &b_hh = weights[k * per + 3];
+    dir.bias_in = at::cat({b_ih.narrow(0, 0, 2 * H) + b_hh.narrow(0, 0, 2 * H),
+                           b_ih.narrow(0, 2 * H, H)});
+    dir.b_hn = b_hh.narrow(0, 2 * H, H).contiguous();
+  }
+  return dir;
+}
+
+Tensor buffer(const Tensor& like, at::IntArrayRef shape, std::optional<double> fill) {
+  return fill.has_value() ? at::full(shape, *fill, like.options()) : at::empty(shape, like.options());
+}
+
+// Runs body(0) and body(1): on two threads with PARALLEL. Autograd is off in both (these
+// ops are the backward, or the forward of an autograd.Function; the guard is per thread).
+void run_directions(int64_t flags, const std::function<void(int64_t)>& body) {
+  if (flags & PARALLEL) {
+    at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
+      at::AutoDispatchBelowADInplaceOrView below_autograd;
+      for (int64_t k = begin; k < end; ++k) body(k);
+    });
+  } else {
+    body(0);
+    body(1);
+  }
+}
+
+// x (T, B, I), h0 (2, B, H) -> [output (T, B, 2H), h_n (2, B, H), states (2, T, B, H),
+// gates (2, T, B, 3H) = [r | z | q], n (2, T, B, H)]; the last three only when keep.
+std::vector<Tensor> layer_forward(const Tensor& x_in, const Tensor& h0_in,
+                                  std::vector<Tensor> weights, bool keep, int64_t flags,
+                                  std::optional<double> fill) {
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  const Tensor x = x_in.contiguous(), h0 = h0_in.contiguous();
+  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
+  Tensor output = buffer(x, {T, B, 2 * H}, fill), h_n = at::empty({2, B, H}, x.options());
+  Tensor states, gates, cand;
+  if (keep) {
+    states = buffer(x, {2, T, B, H}, fill);
+    gates = buffer(x, {2, T, B, 3 * H}, fill);
+    cand = buffer(x, {2, T, B, H}, fill);
+  }
+  const int64_t chunk =
+      (flags & CHUNKED) ? std::clamp<int64_t>(CHUNK_ELEMENTS / (B * 3 * H), 1, T) : T;
+  run_directions(flags, [&](int64_t k) {
+    const Direction dir = direction(weights, k);
+    const Tensor w_ih_t = dir.w_ih.t(), w_hh_t = dir.w_hh.t();
+    Tensor gi = buffer(x, {chunk, B, 3 * H}, fill);  // the input projection of a chunk
+    Tensor g_step = keep ? Tensor() : buffer(x, {B, 3 * H}, fill);
+    Tensor n_step = keep ? Tensor() : buffer(x, {B, H}, fill);
+    int64_t first = 0;  // the first time (row of x) of the chunk in gi
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t time = k == 0 ? t : T - 1 - t;
+      if (t % chunk == 0) {  // project the next chunk of steps: one GEMM
+        const int64_t steps = std::min(chunk, T - t);
+        first = k == 0 ? t : T - t - steps;
+        Tensor rows = gi.narrow(0, 0, steps).view({steps * B, 3 * H});
+        Tensor xs = x.narrow(0, first, steps).view({steps * B, I});
+        if (dir.bias_in.defined()) {
+          at::addmm_out(rows, dir.bias_in, xs, w_ih_t);
+        } else {
+          at::mm_out(rows, xs, w_ih_t);
+        }
+      }
+      const int64_t prev = k == 0 ? time - 1 : time + 1;
+      // The previous state, read from the output in both modes: the same GEMM operands,
+      // bitwise the same result with and without autograd.
+      Tensor h = t == 0 ? h0.select(0, k) : output.select(0, prev).narrow(1, k * H, H);
+      Tensor g = keep ? gates.select(0, k).select(0, time) : g_step;
+      Tensor n = keep ? cand.select(0, k).select(0, time) : n_step;
+      Tensor out = output.select(0, time).narrow(1, k * H, H);
+      Tensor out2 = keep ? states.select(0, k).select(0, time) : Tensor();
+      Tensor gi_t = gi.select(0, time - first);
+      at::mm_out(g, h, w_hh_t);  // (B, 3H) = h W_hh^T
+      if (flags & FUSED) {
+        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gates_forward", [&] {
+          gates_forward<scalar_t>(
+              g.data_ptr<scalar_t>(), gi_t.data_ptr<scalar_t>(),
+              dir.b_hn.defined() ? dir.b_hn.data_ptr<scalar_t>() : nullptr,
+              h.data_ptr<scalar_t>(), h.stride(0), n.data_ptr<scalar_t>(),
+              out.data_ptr<scalar_t>(), out.stride(0),
+              out2.defined() ? out2.data_ptr<scalar_t>() : nullptr, B, H);
+        });
+      } else {
+        gates_forward_aten(g, gi_t, dir.b_hn, h, n, out, out2);
+      }
+    }
+    h_n.select(0, k).copy_(output.select(0, k == 0 ? T - 1 : 0).narrow(1, k * H, H));
+  });
+  return {output, h_n, states, gates, cand};
+}
+
+// The backward of layer_forward: d_output (T, B, 2H), d_h_n (2, B, H) ->
+// [dx (T, B, I) (undefined unless need_dx), dh0 (2, B, H), then per direction
+// d_w_ih, d_w_hh (and d_b_ih, d_b_hh with biases)], in nn.GRU's parameter order.
+std::vector<Tensor> layer_backward(const Tensor& d_output_in, const Tensor& d_h_n,
+                                   const Tensor& x_in, const Tensor& h0_in, const Tensor& states,
+                                   const Tensor& gates, const Tensor& cand,
+                                   std::vector<Tensor> weights, bool need_dx, int64_t flags,
+                                   std::optional<double> fill) {
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  const Tensor d_output = d_output_in.contiguous(), x = x_in.contiguous();
+  const Tensor h0 = h0_in.contiguous();
+  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
+  const bool has_bias = weights.size() == 8;
+  Tensor e_all = buffer(x, {2, T, B, 3 * H}, fill), d_an_all = buffer(x, {2, T, B, H}, fill);
+  Tensor dh0 = at::empty({2, B, H}, x.options());
+  std::vector<Tensor> grads(has_bias ? 8 : 4);
+  const Tensor xs = x.view({T * B, I});
+  run_directions(flags, [&](int64_t k) {
+    const Direction dir = direction(weights, k);
+    Tensor e = e_all.select(0, k), d_an = d_an_all.select(0, k);  // (T, B, 3H), (T, B, H)
+    Tensor d = d_h_n.select(0, k).clone(), d_next = buffer(x, {B, H}, fill);
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t time = k == 0 ? t : T - 1 - t;
+      Tensor h = t == 0 ? h0.select(0, k)
+                        : states.select(0, k).select(0, k == 0 ? time - 1 : time + 1);
+      Tensor d_out = d_output.select(0, time).narrow(1, k * H, H);
+      Tensor g = gates.select(0, k).select(0, time), n = cand.select(0, k).select(0, time);
+      Tensor e_t = e.select(0, time), d_an_t = d_an.select(0, time);
+      if (flags & FUSED) {
+        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gates_backward", [&] {
+          gates_backward<scalar_t>(
+              d.data_ptr<scalar_t>(), d_out.data_ptr<scalar_t>(), d_out.stride(0),
+              g.data_ptr<scalar_t>(), n.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(),
+              h.stride(0), e_t.data_ptr<scalar_t>(), d_an_t.data_ptr<scalar_t>(),
+              d_next.data_ptr<scalar_t>(), B, H);
+        });
+      } else {
+        gates_backward_aten(d, d_out, g, n, h, e_t, d_an_t, d_next);
+      }
+      d_next.addmm_(e_t, dir.w_hh);  // + [dL/da_r, dL/da_z, dL/da_n r] @ W_hh
+      std::swap(d, d_next);
+    }
+    dh0.select(0, k).copy_(d);
+    // Weight gradients: a few GEMMs over all steps (one thread each, both directions at once).
+    const Tensor es = e.view({T * B, 3 * H}), das = d_an.view({T * B, H});
+    Tensor d_w_ih = at::empty({3 * H, I}, x.options()), d_w_hh = at::empty({3 * H, H}, x.options());
+    Tensor d_w_rz = d_w_ih.narrow(0, 0, 2 * H), d_w_n = d_w_ih.narrow(0, 2 * H, H);
+    at::mm_out(d_w_rz, es.narrow(1, 0, 2 * H).t(), xs);
+    at::mm_out(d_w_n, das.t(), xs);
+    const int64_t first = k == 0 ? 0 : T - 1;  // the step whose previous state is h0
+    at::mm_out(d_w_hh, e.select(0, first).t(), h0.select(0, k));
+    if (T > 1) {
+      const Tensor later = e.narrow(0, k == 0 ? 1 : 0, T - 1).reshape({(T - 1) * B, 3 * H});
+      const Tensor prev = states.select(0, k).narrow(0, 0 + (k == 0 ? 0 : 1), T - 1);
+      d_w_hh.addmm_(later.t(), prev.reshape({(T - 1) * B, H}));
+    }
+    const int64_t per = has_bias ? 4 : 2;
+    grads[k * per] = d_w_ih;
+    grads[k * per + 1] = d_w_hh;
+    if (has_bias) {
+      Tensor d_b_hh = es.sum(0);
+      grads[k * per + 2] = at::cat({d_b_hh.narrow(0, 0, 2 * H), das.sum(0)});
+      grads[k * per + 3] = d_b_hh;
+    }
+  });
+  Tensor dx;
+  if (need_dx) {  // dL/dx = sum over directions of dL/d(W_ih x + b_ih) @ W_ih, time order
+    dx = at::zeros({T * B, I}, x.options());
+    for (int64_t k = 0; k < 2; ++k) {
+      const Tensor w_ih = direction(weights, k).w_ih;
+      dx.addmm_(e_all.select(0, k).view({T * B, 3 * H}).narrow(1, 0, 2 * H), w_ih.narrow(0, 0, 2 * H));
+      dx.addmm_(d_an_all.select(0, k).view({T * B, H}), w_ih.narrow(0, 2 * H, H));
+    }
+    dx = dx.view({T, B, I});
+  }
+  std::vector<Tensor> result{dx, dh0};
+  result.insert(result.end(), grads.begin(), grads.end());
+  return result;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(birnn_fast, m) {
+  m.def("layer_forward(Tensor x, Tensor h0, Tensor[] weights, bool keep, int flags, float? fill)"
+        " -> Tensor[]");
+  m.def("layer_backward(Tensor d_output, Tensor d_h_n, Tensor x, Tensor h0, Tensor states,"
+        " Tensor gates, Tensor n, Tensor[] weights, bool need_dx, int flags, float? fill)"
+        " -> Tensor[]");
+  m.impl("layer_forward", c10::DispatchKey::CompositeExplicitAutograd, TORCH_FN(layer_forward));
+  m.impl("layer_backward", c10::DispatchKey::CompositeExplicitAutograd, TORCH_FN(layer_backward));
+}
