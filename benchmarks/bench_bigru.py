@@ -3,13 +3,13 @@
 Implementations (same weights, single-layer BiGRU, float32, CPU, 2 threads):
 - ``naive``: ``birnn_utils.recurrent.scratch_forward`` -- the scratch cells, autograd per op;
 - ``fast``: ``birnn_utils.fast.FastBiGRU`` -- hand-written BPTT in one autograd.Function,
-  with the compiled loops of ``birnn_utils.fast_ext`` (built here first, once, cached; its
+  with the compiled layer of ``birnn_utils.fast_ext`` (built here first, once, cached; its
   build time is printed and kept out of every timing) or, where no build is possible, the
-  pure-PyTorch loops;
-- ``pure``: ``FastBiGRU`` with its pure-PyTorch loops;
+  pure-PyTorch kernels;
+- ``pure``: ``FastBiGRU`` with its pure-PyTorch kernels;
 - ``nn.GRU``: PyTorch's own module (the reference, ratio 1).
-Plus an ablation at the main size that removes one idea at a time from the final version
-(``birnn_utils.ablation``), and the plainer hand-written baselines.
+Plus an ablation at the main size that removes one idea at a time from the final version,
+compiled and pure (``birnn_utils.ablation``), and the plainer hand-written baselines.
 
 Timings use ``birnn_utils.benchmarking.time_interleaved`` (wall clock, threads set): the
 implementations are interleaved within each repetition and every ratio is the median of
@@ -113,17 +113,14 @@ def bench_size(size, reps, with_naive=True):
 
 
 def ablation_rows(reps):
-    """Forward+backward at the main size: the final version, the final version with one idea
-    removed (one row each), and the plainer baselines."""
+    """Forward+backward at the main size: the final version with one idea removed per row
+    (the compiled ladder, then the pure-PyTorch one), and the plainer baselines."""
     gru, _ = make_models(MAIN)
     x = torch.randn(MAIN["T"], MAIN["B"], MAIN["I"])
-    final = fast.default_kernels()
-    ladder = {
-        "nn.GRU": (call_module, gru),
-        f"FastBiGRU ({final.name})": (call_module, ablation.make(gru, final)),
-    }
-    if final is not fast.Kernels:
-        ladder["- compiled loops (pure PyTorch)"] = (call_module, ablation.make(gru, fast.Kernels))
+    ladder = {"nn.GRU": (call_module, gru)}
+    for name, kernels in ablation.compiled_variants().items():
+        ladder[name] = (call_module, ablation.make(gru, kernels))
+    ladder[f"FastBiGRU ({fast.Kernels.name})"] = (call_module, ablation.make(gru, fast.Kernels))
     for name, kernels in ablation.VARIANTS.items():
         ladder[name + " (pure)"] = (call_module, ablation.make(gru, kernels))
     ladder["baseline: BulkLoopBiGRU"] = (call_module, BulkLoopBiGRU.from_gru(gru))
@@ -183,9 +180,9 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {THREADS} threads, float32")
     if built:
         how = f"built in {build_s:.1f} s" if build_s else "already built, loaded"
-        print(f"compiled loops: {how} ({time.perf_counter() - start:.1f} s, not timed below)")
+        print(f"compiled layer: {how} ({time.perf_counter() - start:.1f} s, not timed below)")
     else:
-        print(f"compiled loops unavailable ({ext['reason']}): 'fast' is the pure path")
+        print(f"compiled layer unavailable ({ext['reason']}): 'fast' is the pure path")
     print(f"measured matmul peak (2048x2048 sgemm): {peak:.1f} GFLOP/s")
     print("ratio = median over repetitions of (time / nn.GRU's time in the same repetition)\n")
 
@@ -195,7 +192,7 @@ def main(argv=None):
 
     abl = ablation_rows(reps=3 * reps)
     print("\nAblation, main size, forward+backward: the final version, then one idea removed")
-    print("per row (from the pure-PyTorch version), then the plainer baselines:")
+    print("per row (from the compiled, then from the pure-PyTorch version), then baselines:")
     for row in abl:
         print(f"  {row['version']:<52} {row['ms']:>8.3f} ms  {row['ratio_vs_nn_gru']:>5.2f}")
 

@@ -27,7 +27,7 @@ One concept per module; notebooks import from here instead of copying code:
 - ``training``: a small deterministic training loop.
 - ``plotting``: diagrams of unrolled (Bi)RNNs and training/gradient plots.
 - ``fast``: a fast bidirectional GRU with a hand-written backward pass.
-- ``fast_ext``: optional compiled loops for ``fast`` (a C++ extension, built on request).
+- ``fast_ext``: the optional compiled layer for ``fast`` (a C++ extension, built on request).
 - ``ablation``: ``fast`` with one idea removed at a time, for chapter 8 and ``make bench``.
 - ``benchmarking``: interleaved timing, profiles and FLOP counts for chapter 8 and
   ``make bench``.

@@ -1,17 +1,39 @@
 """``FastBiGRU`` with one idea taken away at a time, for the ablation of chapter 8 and
 ``make bench``.
 
-Each class here is ``fast.Kernels`` (the pure-PyTorch final version) with one piece
-swapped for a version without that idea; the compiled loops of ``fast_ext`` are one more
-row. Every variant computes the same function (the tests compare each with ``nn.GRU``), so
-a time difference is the cost of the missing idea alone. ``VARIANTS`` maps a row label to
-its kernels; ``make(gru, kernels)`` gives a ``FastBiGRU`` with ``gru``'s weights using them.
+Two ladders. ``compiled_variants()``: the final version, ``fast_ext.Compiled``, with one of
+its three C++ ideas switched off (a flag of the C++ ops), and the whole compiled layer
+taken away (the pure-PyTorch ``fast.Kernels``). ``VARIANTS``: ``fast.Kernels`` with one of
+its ideas taken away, each class swapping one piece for a version without it. Every
+variant computes the same function (the tests compare each with ``nn.GRU``), so a time
+difference is the cost of the missing idea alone. ``make(gru, kernels)`` gives a
+``FastBiGRU`` with ``gru``'s weights running ``kernels``.
 """
 
 import torch
 
-from birnn_utils import fast
+from birnn_utils import fast, fast_ext
 from birnn_utils.validation import check_module
+
+COMPILED_IDEAS = {  # row label: the flag of fast_ext's C++ ops that the row switches off
+    "- directions on their own threads": fast_ext.PARALLEL,
+    "- fused gate math": fast_ext.FUSED,
+    "- chunked input projection": fast_ext.CHUNKED,
+}
+
+
+def compiled_variants():
+    """{row label: kernels} for the compiled ladder: the final version, one C++ idea off
+    per row, then the pure-PyTorch path. Empty where the compiled layer is not loaded."""
+    if not fast_ext.is_loaded():
+        return {}
+    final = fast_ext.Compiled
+    rows = {f"FastBiGRU ({final.name})": final}
+    for label, flag in COMPILED_IDEAS.items():
+        name = "Without" + label.title().replace(" ", "").replace("-", "")
+        rows[label] = type(name, (final,), {"flags": final.flags & ~flag, "name": label})
+    rows["- compiled layer (pure PyTorch)"] = fast.Kernels
+    return rows
 
 
 class StepByStepProjection(fast.Kernels):

@@ -17,8 +17,9 @@ The layer is cut into small pieces, each a plain function of tensors: ``project`
 input projection of all steps), ``forward_loop`` (the recurrence), ``backward_factors``
 (everything of the backward that does not depend on ``d``, for all steps at once),
 ``backward_loop`` (three ops per step) and ``weight_grads`` (a few large GEMMs).
-``Kernels`` bundles them; ``birnn_utils.fast_ext`` swaps in compiled loops (C++, optional),
-and ``birnn_utils.ablation`` swaps out one idea at a time.
+``Kernels`` bundles them, with ``layer_forward`` and ``layer_backward`` (one layer, built
+from the pieces); ``birnn_utils.fast_ext`` swaps in a compiled layer (C++, optional), and
+``birnn_utils.ablation`` swaps out one idea at a time.
 
 Code is batch-major in rows: a state is a ``(B, H)`` row block, so ``W h`` in the maths
 (column vectors) is ``h @ W.T`` here. Both directions are stacked on a leading axis of 2;
@@ -353,7 +354,7 @@ def _loop_function(bulk):
 
 
 def default_kernels():
-    """The compiled loops when ``birnn_utils.fast_ext`` has them loaded, else pure PyTorch."""
+    """The compiled layer when ``birnn_utils.fast_ext`` has it loaded, else pure PyTorch."""
     from birnn_utils import fast_ext  # imported here: fast_ext imports this module
 
     return fast_ext.Compiled if fast_ext.is_loaded() else Kernels
@@ -366,8 +367,8 @@ class FastBiGRU(nn.GRU):
     must stay True. ``forward(input, hx=None)``: input (T, B, I), (B, T, I) if batch_first,
     or unbatched (T, I); hx (2 * num_layers, B, H) or (2 * num_layers, H) ->
     (output (T, B, 2H) / (B, T, 2H) / (T, 2H), h_n like hx).
-    ``kernels``: None (the default) takes the compiled loops of ``birnn_utils.fast_ext``
-    when they are built and loaded, else the pure-PyTorch ``Kernels``; or set a class.
+    ``kernels``: None (the default) takes the compiled layer of ``birnn_utils.fast_ext``
+    when it is built and loaded, else the pure-PyTorch ``Kernels``; or set a class.
     Not supported (use ``nn.GRU``): PackedSequence, dropout between layers while training,
     double backward.
     """

@@ -79,7 +79,7 @@ def is_loaded() -> bool:
 
 
 def load(build: bool = False) -> bool:
-    """Load the compiled loops (building them first if ``build``); True when loaded."""
+    """Load the compiled layer (building it first if ``build``); True when loaded."""
     check_bool("build", build)
     if _STATE["loaded"]:
         return True
@@ -146,3 +146,19 @@ class Compiled(fast.Kernels):
         if not has_bias:  # nn.GRU's order: w_ih, w_hh, b_ih, b_hh per direction
             grads = [grads[0], grads[1], None, None, grads[2], grads[3], None, None]
         return (dx if need_dx else None, dh0, *grads)
+
+
+def cpp_source(name: str) -> str:
+    """The text of the C++ function ``name``, with the comment and ``template`` line above
+    it: what ``inspect.getsource`` is for the Python helpers."""
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise TypeError(f"name must be a C++ identifier (str), got {name!r}")
+    lines = SOURCE.read_text().splitlines()
+    starts = [i for i, line in enumerate(lines) if f" {name}(" in line and not line[:1].isspace()]
+    if not starts:
+        raise ValueError(f"name must be a function of {SOURCE.name}, got {name!r}")
+    first = starts[0]
+    while first > 0 and lines[first - 1].startswith(("//", "template")):
+        first -= 1
+    last = next(i for i in range(starts[0], len(lines)) if lines[i] == "}")
+    return "\n".join(lines[first : last + 1]) + "\n"

@@ -108,3 +108,14 @@ def test_op_profile_finds_the_matrix_product():
     assert all(ms >= 0 for _, _, ms in rows)
     with pytest.raises(TypeError, match="fn must be callable"):
         op_profile("fn", threads=1)
+    for bad in ["aten", (), ("aten::",), ("aten", 3)]:
+        with pytest.raises(TypeError, match="namespaces must be a non-empty tuple"):
+            op_profile(fn, threads=1, namespaces=bad)
+
+
+def test_op_profile_counts_only_the_namespaces_asked_for():
+    """``prims`` has no op in fn, so nothing is counted; ``aten`` finds the product."""
+    a = torch.randn(16, 16)
+    assert op_profile(lambda: a @ a, threads=1, calls=1, namespaces=("prims",)) == []
+    rows = op_profile(lambda: a @ a, threads=1, calls=1, namespaces=("prims", "aten"))
+    assert "aten::mm" in [name for name, _, _ in rows]

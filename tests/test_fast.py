@@ -480,3 +480,28 @@ def test_fast_ext_failed_build_falls_back(monkeypatch, tmp_path):
     assert fast_ext.load(build=True) is False
     assert fast_ext.status()["reason"] == "OSError: no C++ compiler found"
     assert fast.default_kernels() is fast.Kernels
+
+
+def test_cpp_source_prints_one_function_with_its_comment():
+    text = fast_ext.cpp_source("gates_forward")
+    assert text.startswith("// Forward gate math") and "template <typename T>" in text
+    assert text.rstrip().endswith("}") and text.count("void gates_forward(") == 1
+    assert "gates_backward" not in text
+    with pytest.raises(ValueError, match="name must be a function of bigru_layer.cpp, got 'nope'"):
+        fast_ext.cpp_source("nope")
+    with pytest.raises(TypeError, match="name must be a C.. identifier .str., got 3"):
+        fast_ext.cpp_source(3)
+
+
+def test_compiled_ladder_switches_off_one_idea_per_row():
+    """The compiled ablation: the final version, one flag off per row, then pure PyTorch."""
+    rows = ablation.compiled_variants()
+    if not COMPILED:
+        assert rows == {}
+        return
+    kernels = list(rows.values())
+    assert kernels[0] is fast_ext.Compiled and kernels[-1] is fast.Kernels
+    everything = fast_ext.PARALLEL | fast_ext.FUSED | fast_ext.CHUNKED
+    assert fast_ext.Compiled.flags == everything
+    assert [k.flags for k in kernels[1:-1]] == [everything & ~f for f in (1, 2, 4)]
+    assert list(rows)[1:-1] == list(ablation.COMPILED_IDEAS)

@@ -30,7 +30,7 @@ using at::Tensor;
 using at::vec::Vectorized;
 
 constexpr int64_t PARALLEL = 1, FUSED = 2, CHUNKED = 4;
-constexpr int64_t CHUNK_ELEMENTS = 32768;  // 128 KiB of float32 per direction's chunk
+constexpr int64_t CHUNK_ELEMENTS = 131072;  // 512 KiB of float32 per direction's chunk
 
 template <typename T>
 inline Vectorized<T> sigmoid(const Vectorized<T>& a) {
