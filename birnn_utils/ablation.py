@@ -18,7 +18,7 @@ from birnn_utils.validation import check_module
 COMPILED_IDEAS = {  # row label: the flag of fast_ext's C++ ops that the row switches off
     "- directions on their own threads": fast_ext.PARALLEL,
     "- fused gate math": fast_ext.FUSED,
-    "- chunked input projection": fast_ext.CHUNKED,
+    "- chunks in the cache": fast_ext.CHUNKED,
 }
 
 

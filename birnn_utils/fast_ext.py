@@ -5,8 +5,9 @@ ops registered as ``torch.ops.birnn_fast.*``: the same equations as ``birnn_util
 with three ideas the pure-PyTorch path cannot express, each a bit of ``flags``:
 ``PARALLEL`` (each direction on its own thread for the whole layer), ``FUSED`` (the gate
 math of a step in one pass with ATen's SIMD vector type) and ``CHUNKED`` (the input
-projection a few steps at a time, in the cache). The results equal the pure path's up to
-rounding (other kernels, other order; the tests bound the difference).
+projection, and in the backward the weight gradients, a few steps at a time, in the cache).
+The results equal the pure path's up to rounding (other kernels, other order; the tests
+bound the difference).
 
 It is built with ``torch.utils.cpp_extension``, OpenMP and the system C++ compiler into a
 cache directory (``$BIRNN_EXT_DIR``, default ``~/.cache/birnn_book/ext``), once per source,
@@ -124,6 +125,7 @@ class Compiled(fast.Kernels):
 
     name = "compiled layer (C++)"
     flags = PARALLEL | FUSED | CHUNKED
+    chunk_elements = 131072  # a chunk: 512 KiB of float32 per direction (CHUNKED)
 
     @classmethod
     def layer_forward(cls, x, h0, weights, keep):
@@ -131,7 +133,7 @@ class Compiled(fast.Kernels):
             return fast.Kernels.layer_forward(x, h0, weights, keep)
         present = [w for w in weights if w is not None]
         output, h_n, states, gates, n = torch.ops.birnn_fast.layer_forward(
-            x, h0, present, keep, cls.flags, BUFFER_FILL
+            x, h0, present, keep, cls.flags, cls.chunk_elements, BUFFER_FILL
         )
         return output, h_n, ((x, h0, states, gates, n, *present) if keep else None)
 
@@ -141,7 +143,8 @@ class Compiled(fast.Kernels):
             return fast.Kernels.layer_backward(saved, d_output, d_h_n, need_dx, has_bias)
         x, h0, states, gates, n, *weights = saved
         dx, dh0, *grads = torch.ops.birnn_fast.layer_backward(
-            d_output, d_h_n, x, h0, states, gates, n, weights, need_dx, cls.flags, BUFFER_FILL
+            d_output, d_h_n, x, h0, states, gates, n, weights, need_dx, cls.flags,
+            cls.chunk_elements, BUFFER_FILL,
         )
         if not has_bias:  # nn.GRU's order: w_ih, w_hh, b_ih, b_hh per direction
             grads = [grads[0], grads[1], None, None, grads[2], grads[3], None, None]

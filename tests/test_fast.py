@@ -230,13 +230,15 @@ def results_equal(a, b):
 
 
 @pytest.mark.parametrize("fill", [float("nan"), None])
-@pytest.mark.parametrize("size", [(6, 2, 4), (7, 24, 128)], ids=["small", "chunked"])
+@pytest.mark.parametrize("size", [(6, 2, 4), (7, 24, 128)], ids=["small", "larger"])
 @each_path
 def test_every_buffer_entry_is_written_before_it_is_read(monkeypatch, fill, size, kernels):
     """NaN-filled (or uninitialised) work buffers give bitwise the zero-filled result: no
-    entry of any buffer is read before the loops write it. At 7 steps, B = 24 and H = 128
-    the compiled layer projects the input 3, 3 and 1 steps at a time (chunks)."""
+    entry of any buffer is read before the loops write it. The compiled layer runs in
+    chunks of 2 steps here (2, 2, 2 and the rest), forward and backward."""
     steps, batch, hidden = size
+    if kernels is not fast.Kernels:
+        kernels = type("TwoStepChunks", (kernels,), {"chunk_elements": 2 * batch * 3 * hidden})
     gru, fast_gru = make_pair(8, 3, hidden, kernels=kernels, num_layers=2)
     x, hx = inputs(gru, steps=steps, batch=batch, with_hx=True)
     monkeypatch.setattr(fast, "BUFFER_FILL", 0.0)
@@ -307,25 +309,29 @@ def test_compiled_layer_builds():
 
 
 def compiled_variants():
-    """The compiled layer with each subset of its three ideas switched on."""
+    """The compiled layer with each subset of its three ideas switched on, with chunks of
+    the default size, of 2 steps at the first size below (120 values, B = 3, 3H = 18: 2, 2,
+    2, 2, 1) and of 1 step."""
     if not COMPILED:
         return []
     return [
-        type(f"Flags{flags}", (fast_ext.Compiled,), {"flags": flags}) for flags in range(8)
+        type(f"Flags{flags}Chunk{size}", (fast_ext.Compiled,),
+             {"flags": flags, "chunk_elements": size})
+        for flags in range(8)
+        for size in (fast_ext.Compiled.chunk_elements, 120, 1)
     ]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("variant", compiled_variants(), ids=lambda k: k.__name__)
 def test_compiled_layer_equals_the_pure_path(variant, threads):
-    """Every flag combination of the compiled layer, on one thread and on two (the
-    directions on their own threads), against the pure path: equal up to float64 rounding
-    (other kernels, other summation order), and against nn.GRU in float32. The second size
-    projects its input in chunks of 3, 3 and 1 steps."""
+    """Every flag combination and chunk size of the compiled layer, on one thread and on two
+    (the directions on their own threads), against the pure path: equal up to float64
+    rounding (other kernels, other summation order), and against nn.GRU in float32."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        for steps, batch, hidden, bias in [(9, 3, 6, True), (7, 24, 128, False)]:
+        for steps, batch, hidden, bias in [(9, 3, 6, True), (7, 5, 9, False)]:
             gru, compiled = make_pair(12, 4, hidden, torch.float64, kernels=variant, bias=bias)
             _, pure = make_pair(12, 4, hidden, torch.float64, kernels=fast.Kernels, bias=bias)
             x, hx = inputs(gru, steps=steps, batch=batch, with_hx=True, dtype=torch.float64)

@@ -12,7 +12,9 @@
 // - FUSED: the gate math of a step is one pass over (B, H) with ATen's vector type (the same
 //   SIMD exp and tanh as torch.sigmoid and torch.tanh), instead of six ATen calls.
 // - CHUNKED: the input projection W_ih x + biases is computed a few steps at a time into a
-//   buffer that stays in the cache, instead of all T steps into a (T, B, 3H) array first.
+//   buffer that stays in the cache, instead of all T steps into a (T, B, 3H) array first;
+//   in the backward, likewise, the per-step gradients of a few steps at a time go into the
+//   weight gradients (a few GEMMs per chunk) while they are still in the cache.
 // Every buffer is in time order; step t of the backward direction is time T - 1 - t.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -30,7 +32,11 @@ using at::Tensor;
 using at::vec::Vectorized;
 
 constexpr int64_t PARALLEL = 1, FUSED = 2, CHUNKED = 4;
-constexpr int64_t CHUNK_ELEMENTS = 131072;  // 512 KiB of float32 per direction's chunk
+
+// Steps per chunk: as many as fit chunk_elements values of a (B, 3H) step, at least one.
+int64_t chunk_steps(int64_t flags, int64_t chunk_elements, int64_t T, int64_t B, int64_t H) {
+  return (flags & CHUNKED) ? std::clamp<int64_t>(chunk_elements / (B * 3 * H), 1, T) : T;
+}
 
 template <typename T>
 inline Vectorized<T> sigmoid(const Vectorized<T>& a) {
@@ -166,7 +172,7 @@ void run_directions(int64_t flags, const std::function<void(int64_t)>& body) {
 // gates (2, T, B, 3H) = [r | z | q], n (2, T, B, H)]; the last three only when keep.
 std::vector<Tensor> layer_forward(const Tensor& x_in, const Tensor& h0_in,
                                   std::vector<Tensor> weights, bool keep, int64_t flags,
-                                  std::optional<double> fill) {
+                                  int64_t chunk_elements, std::optional<double> fill) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   const Tensor x = x_in.contiguous(), h0 = h0_in.contiguous();
   const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
@@ -177,8 +183,7 @@ std::vector<Tensor> layer_forward(const Tensor& x_in, const Tensor& h0_in,
     gates = buffer(x, {2, T, B, 3 * H}, fill);
     cand = buffer(x, {2, T, B, H}, fill);
   }
-  const int64_t chunk =
-      (flags & CHUNKED) ? std::clamp<int64_t>(CHUNK_ELEMENTS / (B * 3 * H), 1, T) : T;
+  const int64_t chunk = chunk_steps(flags, chunk_elements, T, B, H);
   run_directions(flags, [&](int64_t k) {
     const Direction dir = direction(weights, k);
     const Tensor w_ih_t = dir.w_ih.t(), w_hh_t = dir.w_hh.t();
@@ -227,81 +232,103 @@ std::vector<Tensor> layer_forward(const Tensor& x_in, const Tensor& h0_in,
   return {output, h_n, states, gates, cand};
 }
 
+// The weight and input gradients of the steps of one chunk, whose rows e (steps, B, 3H) and
+// d_an (steps, B, H) hold times first .. first + steps - 1: a few GEMMs, accumulated.
+void flush_chunk(int64_t k, int64_t first, int64_t steps, const Tensor& e, const Tensor& d_an,
+                 const Tensor& x, const Tensor& h0, const Tensor& states, const Direction& dir,
+                 Tensor& d_w_ih, Tensor& d_w_hh, Tensor& d_b_hh, Tensor& d_b_in, Tensor& dx) {
+  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
+  const Tensor es = e.narrow(0, 0, steps).view({steps * B, 3 * H});
+  const Tensor das = d_an.narrow(0, 0, steps).view({steps * B, H});
+  const Tensor xs = x.narrow(0, first, steps).view({steps * B, I});
+  d_w_ih.narrow(0, 0, 2 * H).addmm_(es.narrow(1, 0, 2 * H).t(), xs);
+  d_w_ih.narrow(0, 2 * H, H).addmm_(das.t(), xs);
+  // The previous state of time t is states[t - 1] (forward) or states[t + 1] (backward
+  // direction), and h0 for the direction's first step: one block of states, and h0 apart.
+  const bool has_h0 = k == 0 ? first == 0 : first + steps == T;
+  const int64_t h0_row = k == 0 ? 0 : steps - 1;
+  const int64_t r0 = (k == 0 && has_h0) ? 1 : 0, rows = steps - (has_h0 ? 1 : 0);
+  if (rows > 0) {
+    const Tensor prev = states.select(0, k).narrow(0, k == 0 ? first - 1 + r0 : first + 1, rows);
+    d_w_hh.addmm_(e.narrow(0, r0, rows).reshape({rows * B, 3 * H}).t(),
+                  prev.reshape({rows * B, H}));
+  }
+  if (has_h0) d_w_hh.addmm_(e.select(0, h0_row).t(), h0.select(0, k));
+  if (d_b_hh.defined()) {
+    d_b_hh.add_(es.sum(0));
+    d_b_in.add_(das.sum(0));
+  }
+  if (dx.defined()) {  // this direction's share of dL/dx for these times
+    Tensor dxs = dx.narrow(0, first, steps).view({steps * B, I});
+    at::mm_out(dxs, es.narrow(1, 0, 2 * H), dir.w_ih.narrow(0, 0, 2 * H));
+    dxs.addmm_(das, dir.w_ih.narrow(0, 2 * H, H));
+  }
+}
+
 // The backward of layer_forward: d_output (T, B, 2H), d_h_n (2, B, H) ->
 // [dx (T, B, I) (undefined unless need_dx), dh0 (2, B, H), then per direction
-// d_w_ih, d_w_hh (and d_b_ih, d_b_hh with biases)], in nn.GRU's parameter order.
+// d_w_ih, d_w_hh (and d_b_ih, d_b_hh with biases)], in nn.GRU's parameter order. With
+// CHUNKED the per-step gradients e and d_an live in a chunk-sized buffer, and the weight
+// gradients of each chunk are added up as soon as it is done; without, one chunk of T steps.
 std::vector<Tensor> layer_backward(const Tensor& d_output_in, const Tensor& d_h_n,
                                    const Tensor& x_in, const Tensor& h0_in, const Tensor& states,
                                    const Tensor& gates, const Tensor& cand,
                                    std::vector<Tensor> weights, bool need_dx, int64_t flags,
-                                   std::optional<double> fill) {
+                                   int64_t chunk_elements, std::optional<double> fill) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   const Tensor d_output = d_output_in.contiguous(), x = x_in.contiguous();
   const Tensor h0 = h0_in.contiguous();
   const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
   const bool has_bias = weights.size() == 8;
-  Tensor e_all = buffer(x, {2, T, B, 3 * H}, fill), d_an_all = buffer(x, {2, T, B, H}, fill);
+  const int64_t chunk = chunk_steps(flags, chunk_elements, T, B, H);
+  Tensor dx_dirs = need_dx ? buffer(x, {2, T, B, I}, fill) : Tensor();
   Tensor dh0 = at::empty({2, B, H}, x.options());
   std::vector<Tensor> grads(has_bias ? 8 : 4);
-  const Tensor xs = x.view({T * B, I});
   run_directions(flags, [&](int64_t k) {
     const Direction dir = direction(weights, k);
-    Tensor e = e_all.select(0, k), d_an = d_an_all.select(0, k);  // (T, B, 3H), (T, B, H)
+    Tensor e = buffer(x, {chunk, B, 3 * H}, fill), d_an = buffer(x, {chunk, B, H}, fill);
     Tensor d = d_h_n.select(0, k).clone(), d_next = buffer(x, {B, H}, fill);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t time = k == 0 ? t : T - 1 - t;
-      Tensor h = t == 0 ? h0.select(0, k)
-                        : states.select(0, k).select(0, k == 0 ? time - 1 : time + 1);
-      Tensor d_out = d_output.select(0, time).narrow(1, k * H, H);
-      Tensor g = gates.select(0, k).select(0, time), n = cand.select(0, k).select(0, time);
-      Tensor e_t = e.select(0, time), d_an_t = d_an.select(0, time);
-      if (flags & FUSED) {
-        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gates_backward", [&] {
-          gates_backward<scalar_t>(
-              d.data_ptr<scalar_t>(), d_out.data_ptr<scalar_t>(), d_out.stride(0),
-              g.data_ptr<scalar_t>(), n.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(),
-              h.stride(0), e_t.data_ptr<scalar_t>(), d_an_t.data_ptr<scalar_t>(),
-              d_next.data_ptr<scalar_t>(), B, H);
-        });
-      } else {
-        gates_backward_aten(d, d_out, g, n, h, e_t, d_an_t, d_next);
+    Tensor d_w_ih = at::zeros({3 * H, I}, x.options()), d_w_hh = at::zeros({3 * H, H}, x.options());
+    Tensor d_b_hh = has_bias ? at::zeros({3 * H}, x.options()) : Tensor();
+    Tensor d_b_in = has_bias ? at::zeros({H}, x.options()) : Tensor();
+    Tensor dx = need_dx ? dx_dirs.select(0, k) : Tensor();
+    for (int64_t top = T; top > 0; top -= chunk) {  // steps low .. top - 1, last step first
+      const int64_t low = std::max<int64_t>(0, top - chunk), steps = top - low;
+      const int64_t first = k == 0 ? low : T - top;  // the chunk's earliest time
+      for (int64_t t = top - 1; t >= low; --t) {
+        const int64_t time = k == 0 ? t : T - 1 - t;
+        Tensor h = t == 0 ? h0.select(0, k)
+                          : states.select(0, k).select(0, k == 0 ? time - 1 : time + 1);
+        Tensor d_out = d_output.select(0, time).narrow(1, k * H, H);
+        Tensor g = gates.select(0, k).select(0, time), n = cand.select(0, k).select(0, time);
+        Tensor e_t = e.select(0, time - first), d_an_t = d_an.select(0, time - first);
+        if (flags & FUSED) {
+          AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gates_backward", [&] {
+            gates_backward<scalar_t>(
+                d.data_ptr<scalar_t>(), d_out.data_ptr<scalar_t>(), d_out.stride(0),
+                g.data_ptr<scalar_t>(), n.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(),
+                h.stride(0), e_t.data_ptr<scalar_t>(), d_an_t.data_ptr<scalar_t>(),
+                d_next.data_ptr<scalar_t>(), B, H);
+          });
+        } else {
+          gates_backward_aten(d, d_out, g, n, h, e_t, d_an_t, d_next);
+        }
+        d_next.addmm_(e_t, dir.w_hh);  // + [dL/da_r, dL/da_z, dL/da_n r] @ W_hh
+        std::swap(d, d_next);
       }
-      d_next.addmm_(e_t, dir.w_hh);  // + [dL/da_r, dL/da_z, dL/da_n r] @ W_hh
-      std::swap(d, d_next);
+      flush_chunk(k, first, steps, e, d_an, x, h0, states, dir, d_w_ih, d_w_hh, d_b_hh, d_b_in,
+                  dx);
     }
     dh0.select(0, k).copy_(d);
-    // Weight gradients: a few GEMMs over all steps (one thread each, both directions at once).
-    const Tensor es = e.view({T * B, 3 * H}), das = d_an.view({T * B, H});
-    Tensor d_w_ih = at::empty({3 * H, I}, x.options()), d_w_hh = at::empty({3 * H, H}, x.options());
-    Tensor d_w_rz = d_w_ih.narrow(0, 0, 2 * H), d_w_n = d_w_ih.narrow(0, 2 * H, H);
-    at::mm_out(d_w_rz, es.narrow(1, 0, 2 * H).t(), xs);
-    at::mm_out(d_w_n, das.t(), xs);
-    const int64_t first = k == 0 ? 0 : T - 1;  // the step whose previous state is h0
-    at::mm_out(d_w_hh, e.select(0, first).t(), h0.select(0, k));
-    if (T > 1) {
-      const Tensor later = e.narrow(0, k == 0 ? 1 : 0, T - 1).reshape({(T - 1) * B, 3 * H});
-      const Tensor prev = states.select(0, k).narrow(0, 0 + (k == 0 ? 0 : 1), T - 1);
-      d_w_hh.addmm_(later.t(), prev.reshape({(T - 1) * B, H}));
-    }
     const int64_t per = has_bias ? 4 : 2;
     grads[k * per] = d_w_ih;
     grads[k * per + 1] = d_w_hh;
     if (has_bias) {
-      Tensor d_b_hh = es.sum(0);
-      grads[k * per + 2] = at::cat({d_b_hh.narrow(0, 0, 2 * H), das.sum(0)});
+      grads[k * per + 2] = at::cat({d_b_hh.narrow(0, 0, 2 * H), d_b_in});
       grads[k * per + 3] = d_b_hh;
     }
   });
-  Tensor dx;
-  if (need_dx) {  // dL/dx = sum over directions of dL/d(W_ih x + b_ih) @ W_ih, time order
-    dx = at::zeros({T * B, I}, x.options());
-    for (int64_t k = 0; k < 2; ++k) {
-      const Tensor w_ih = direction(weights, k).w_ih;
-      dx.addmm_(e_all.select(0, k).view({T * B, 3 * H}).narrow(1, 0, 2 * H), w_ih.narrow(0, 0, 2 * H));
-      dx.addmm_(d_an_all.select(0, k).view({T * B, H}), w_ih.narrow(0, 2 * H, H));
-    }
-    dx = dx.view({T, B, I});
-  }
+  Tensor dx = need_dx ? dx_dirs.select(0, 0) + dx_dirs.select(0, 1) : Tensor();
   std::vector<Tensor> result{dx, dh0};
   result.insert(result.end(), grads.begin(), grads.end());
   return result;
@@ -310,11 +337,11 @@ std::vector<Tensor> layer_backward(const Tensor& d_output_in, const Tensor& d_h_
 }  // namespace
 
 TORCH_LIBRARY(birnn_fast, m) {
-  m.def("layer_forward(Tensor x, Tensor h0, Tensor[] weights, bool keep, int flags, float? fill)"
-        " -> Tensor[]");
+  m.def("layer_forward(Tensor x, Tensor h0, Tensor[] weights, bool keep, int flags,"
+        " int chunk_elements, float? fill) -> Tensor[]");
   m.def("layer_backward(Tensor d_output, Tensor d_h_n, Tensor x, Tensor h0, Tensor states,"
-        " Tensor gates, Tensor n, Tensor[] weights, bool need_dx, int flags, float? fill)"
-        " -> Tensor[]");
+        " Tensor gates, Tensor n, Tensor[] weights, bool need_dx, int flags, int chunk_elements,"
+        " float? fill) -> Tensor[]");
   m.impl("layer_forward", c10::DispatchKey::CompositeExplicitAutograd, TORCH_FN(layer_forward));
   m.impl("layer_backward", c10::DispatchKey::CompositeExplicitAutograd, TORCH_FN(layer_backward));
 }
