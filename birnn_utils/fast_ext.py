@@ -91,11 +91,12 @@ def load(build: bool = False) -> bool:
         _STATE["reason"] = f"not built yet (birnn_utils.fast_ext.load(build=True) builds {library})"
         return False
     try:
-        if library.exists():
+        if not build:  # a finished build from before: load it, never compile
             torch.ops.load_library(str(library))
-        else:
+        else:  # through cpp_extension's file lock, which also waits for a parallel build
             from torch.utils import cpp_extension
 
+            built_before = library.exists()
             directory.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
             cpp_extension.load(
@@ -107,7 +108,7 @@ def load(build: bool = False) -> bool:
                 is_python_module=False,
                 verbose=False,
             )
-            _STATE["build_s"] = time.perf_counter() - start
+            _STATE["build_s"] = None if built_before else time.perf_counter() - start
     except Exception as error:  # no compiler, a failed build, an unloadable library
         _STATE["reason"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
         return False
@@ -130,7 +131,7 @@ class Compiled(fast.Kernels):
     @classmethod
     def layer_forward(cls, x, h0, weights, keep):
         if not _compiled_dtype(x):
-            return fast.Kernels.layer_forward(x, h0, weights, keep)
+            return super().layer_forward(x, h0, weights, keep)
         present = [w for w in weights if w is not None]
         output, h_n, states, gates, n = torch.ops.birnn_fast.layer_forward(
             x, h0, present, keep, cls.flags, cls.chunk_elements, BUFFER_FILL
@@ -140,7 +141,7 @@ class Compiled(fast.Kernels):
     @classmethod
     def layer_backward(cls, saved, d_output, d_h_n, need_dx, has_bias):
         if len(saved) == 6:  # saved by the pure path (a dtype the C++ ops do not take)
-            return fast.Kernels.layer_backward(saved, d_output, d_h_n, need_dx, has_bias)
+            return super().layer_backward(saved, d_output, d_h_n, need_dx, has_bias)
         x, h0, states, gates, n, *weights = saved
         dx, dh0, *grads = torch.ops.birnn_fast.layer_backward(
             d_output, d_h_n, x, h0, states, gates, n, weights, need_dx, cls.flags,

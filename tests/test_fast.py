@@ -229,10 +229,21 @@ def results_equal(a, b):
                                        equal_nan=True)
 
 
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    """Run the test on one and on two threads (the compiled layer's directions in parallel)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("fill", [float("nan"), None])
 @pytest.mark.parametrize("size", [(6, 2, 4), (7, 24, 128)], ids=["small", "larger"])
 @each_path
-def test_every_buffer_entry_is_written_before_it_is_read(monkeypatch, fill, size, kernels):
+def test_every_buffer_entry_is_written_before_it_is_read(
+    monkeypatch, fill, size, kernels, threads
+):
     """NaN-filled (or uninitialised) work buffers give bitwise the zero-filled result: no
     entry of any buffer is read before the loops write it. The compiled layer runs in
     chunks of 2 steps here (2, 2, 2 and the rest), forward and backward."""
@@ -511,3 +522,27 @@ def test_compiled_ladder_switches_off_one_idea_per_row():
     assert fast_ext.Compiled.flags == everything
     assert [k.flags for k in kernels[1:-1]] == [everything & ~f for f in (1, 2, 4)]
     assert list(rows)[1:-1] == list(ablation.COMPILED_IDEAS)
+
+
+@pytest.mark.parametrize("size", [(1, 1, 1), (5, 3, 12), (9, 2, 8)], ids=str)
+@pytest.mark.parametrize("chunk", [1, 131072], ids=["chunk1", "default"])
+def test_compiled_layer_on_two_threads_with_odd_gradients(size, chunk, threads):
+    """The compiled layer in float32 on one and two threads, at T = B = H = 1, at H = 12
+    (a full SIMD vector plus a tail) and H = 8, against nn.GRU: with a loss whose gradient
+    w.r.t. h_n has transposed strides (h_n.mT in the loss), and with an input that needs no
+    gradient (the weight gradients alone)."""
+    if not COMPILED:
+        pytest.skip(f"compiled layer unavailable: {fast_ext.status()['reason']}")
+    steps, batch, hidden = size
+    kernels = type("Chunked", (fast_ext.Compiled,), {"chunk_elements": chunk})
+    gru, model = make_pair(15, 3, hidden, kernels=kernels, num_layers=2)
+    x, hx = inputs(gru, steps=steps, batch=batch, with_hx=True)
+    weights = torch.randn(4, hidden, batch, generator=torch.Generator().manual_seed(2))
+    results = []
+    for module in (gru, model):
+        output, h_n = module(x, hx)  # x and hx need no gradient
+        loss = output.square().sum() + (h_n.mT * weights).sum()  # d h_n: strides (HB, 1, H)
+        results.append(torch.autograd.grad(loss, list(module.parameters())))
+        results[-1] = (output, h_n, *results[-1])
+    for got, expected in zip(results[1], results[0], strict=True):
+        torch.testing.assert_close(got, expected, **F32)

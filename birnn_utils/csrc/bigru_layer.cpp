@@ -7,10 +7,11 @@
 //
 // What makes it fast, each one a flag so that the ablation can switch it off:
 // - PARALLEL: the two directions are independent, so each runs on its own thread for the
-//   whole layer (one fork and join per layer, not one per operation); inside a thread every
-//   matrix product is a one-thread GEMM.
-// - FUSED: the gate math of a step is one pass over (B, H) with ATen's vector type (the same
-//   SIMD exp and tanh as torch.sigmoid and torch.tanh), instead of six ATen calls.
+//   whole op (one fork and join per forward and one per backward, not one per operation);
+//   inside a thread, with OpenMP's nesting off (its default), every matrix product is a
+//   one-thread GEMM. It uses two threads, whatever torch.get_num_threads() says.
+// - FUSED: the gate math of a step is one pass over (B, H) with ATen's SIMD vector type
+//   at::vec::Vectorized (its exp, tanh and reciprocal), instead of six ATen calls.
 // - CHUNKED: the input projection W_ih x + biases is computed a few steps at a time into a
 //   buffer that stays in the cache, instead of all T steps into a (T, B, 3H) array first;
 //   in the backward, likewise, the per-step gradients of a few steps at a time go into the
@@ -168,6 +169,68 @@ void run_directions(int64_t flags, const std::function<void(int64_t)>& body) {
   }
 }
 
+// Checks of what the Python side guarantees, so that a direct call cannot misbehave.
+void check_sizes(const Tensor& x, const Tensor& h0, const std::vector<Tensor>& weights) {
+  TORCH_CHECK(x.dim() == 3 && x.size(0) > 0 && x.size(1) > 0 && x.size(2) > 0,
+              "x must be (T, B, I) with T, B, I > 0, got ", x.sizes());
+  TORCH_CHECK(h0.dim() == 3 && h0.size(0) == 2 && h0.size(1) == x.size(1) && h0.size(2) > 0,
+              "h0 must be (2, B, H) with H > 0, got ", h0.sizes());
+  TORCH_CHECK(weights.size() == 8 || weights.size() == 4,
+              "weights must be nn.GRU's 8 (or 4 without biases), got ", weights.size());
+  TORCH_CHECK(x.device().is_cpu() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble),
+              "x must be a float32 or float64 CPU tensor, got ", x.options());
+}
+
+// One direction k of layer_forward. Views of the direction's part of each buffer are made
+// once; inside the time loop only the operands of the GEMM are tensors, the fused pass gets
+// pointers (a tensor view per operand and step would cost more than the gate math at small
+// sizes).
+template <typename S>  // the scalar type (T is the number of steps)
+void forward_direction(int64_t k, const Tensor& x, const Tensor& h0, const Direction& dir,
+                       const Tensor& output, const Tensor& states, const Tensor& gates,
+                       const Tensor& cand, bool keep, int64_t flags, int64_t chunk,
+                       std::optional<double> fill) {
+  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
+  const Tensor w_ih_t = dir.w_ih.t(), w_hh_t = dir.w_hh.t();
+  const Tensor out_k = output.narrow(2, k * H, H), h0_k = h0.select(0, k);  // (T, B, H) view
+  const Tensor gates_k = keep ? gates.select(0, k) : buffer(x, {1, B, 3 * H}, fill);
+  const Tensor cand_k = keep ? cand.select(0, k) : buffer(x, {1, B, H}, fill);
+  Tensor gi = buffer(x, {chunk, B, 3 * H}, fill);  // the input projection of a chunk
+  S* const out_p = out_k.data_ptr<S>();
+  S* const states_p = keep ? states.select(0, k).data_ptr<S>() : nullptr;
+  const S* const b_hn = dir.b_hn.defined() ? dir.b_hn.data_ptr<S>() : nullptr;
+  int64_t first = 0;  // the first time (row of x) of the chunk in gi
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t time = k == 0 ? t : T - 1 - t, slot = keep ? time : 0;
+    if (t % chunk == 0) {  // project the next chunk of steps: one GEMM
+      const int64_t steps = std::min(chunk, T - t);
+      first = k == 0 ? t : T - t - steps;
+      Tensor rows = gi.narrow(0, 0, steps).view({steps * B, 3 * H});
+      const Tensor xs = x.narrow(0, first, steps).view({steps * B, I});
+      if (dir.bias_in.defined()) {
+        at::addmm_out(rows, dir.bias_in, xs, w_ih_t);
+      } else {
+        at::mm_out(rows, xs, w_ih_t);
+      }
+    }
+    // The previous state, read from the output in both modes: the same GEMM operands,
+    // bitwise the same result with and without autograd.
+    const Tensor h = t == 0 ? h0_k : out_k.select(0, k == 0 ? time - 1 : time + 1);
+    Tensor g = gates_k.select(0, slot);
+    at::mm_out(g, h, w_hh_t);  // (B, 3H) = h W_hh^T
+    if (flags & FUSED) {
+      gates_forward<S>(g.data_ptr<S>(), gi.data_ptr<S>() + (time - first) * B * 3 * H, b_hn,
+                       h.data_ptr<S>(), h.stride(0), cand_k.data_ptr<S>() + slot * B * H,
+                       out_p + time * B * 2 * H, 2 * H,
+                       keep ? states_p + time * B * H : nullptr, B, H);
+    } else {
+      gates_forward_aten(g, gi.select(0, time - first), dir.b_hn, h, cand_k.select(0, slot),
+                         out_k.select(0, time),
+                         keep ? states.select(0, k).select(0, time) : Tensor());
+    }
+  }
+}
+
 // x (T, B, I), h0 (2, B, H) -> [output (T, B, 2H), h_n (2, B, H), states (2, T, B, H),
 // gates (2, T, B, 3H) = [r | z | q], n (2, T, B, H)]; the last three only when keep.
 std::vector<Tensor> layer_forward(const Tensor& x_in, const Tensor& h0_in,
@@ -175,7 +238,8 @@ std::vector<Tensor> layer_forward(const Tensor& x_in, const Tensor& h0_in,
                                   int64_t chunk_elements, std::optional<double> fill) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   const Tensor x = x_in.contiguous(), h0 = h0_in.contiguous();
-  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
+  check_sizes(x, h0, weights);
+  const int64_t T = x.size(0), B = x.size(1), H = h0.size(2);
   Tensor output = buffer(x, {T, B, 2 * H}, fill), h_n = at::empty({2, B, H}, x.options());
   Tensor states, gates, cand;
   if (keep) {
@@ -186,47 +250,10 @@ std::vector<Tensor> layer_forward(const Tensor& x_in, const Tensor& h0_in,
   const int64_t chunk = chunk_steps(flags, chunk_elements, T, B, H);
   run_directions(flags, [&](int64_t k) {
     const Direction dir = direction(weights, k);
-    const Tensor w_ih_t = dir.w_ih.t(), w_hh_t = dir.w_hh.t();
-    Tensor gi = buffer(x, {chunk, B, 3 * H}, fill);  // the input projection of a chunk
-    Tensor g_step = keep ? Tensor() : buffer(x, {B, 3 * H}, fill);
-    Tensor n_step = keep ? Tensor() : buffer(x, {B, H}, fill);
-    int64_t first = 0;  // the first time (row of x) of the chunk in gi
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t time = k == 0 ? t : T - 1 - t;
-      if (t % chunk == 0) {  // project the next chunk of steps: one GEMM
-        const int64_t steps = std::min(chunk, T - t);
-        first = k == 0 ? t : T - t - steps;
-        Tensor rows = gi.narrow(0, 0, steps).view({steps * B, 3 * H});
-        Tensor xs = x.narrow(0, first, steps).view({steps * B, I});
-        if (dir.bias_in.defined()) {
-          at::addmm_out(rows, dir.bias_in, xs, w_ih_t);
-        } else {
-          at::mm_out(rows, xs, w_ih_t);
-        }
-      }
-      const int64_t prev = k == 0 ? time - 1 : time + 1;
-      // The previous state, read from the output in both modes: the same GEMM operands,
-      // bitwise the same result with and without autograd.
-      Tensor h = t == 0 ? h0.select(0, k) : output.select(0, prev).narrow(1, k * H, H);
-      Tensor g = keep ? gates.select(0, k).select(0, time) : g_step;
-      Tensor n = keep ? cand.select(0, k).select(0, time) : n_step;
-      Tensor out = output.select(0, time).narrow(1, k * H, H);
-      Tensor out2 = keep ? states.select(0, k).select(0, time) : Tensor();
-      Tensor gi_t = gi.select(0, time - first);
-      at::mm_out(g, h, w_hh_t);  // (B, 3H) = h W_hh^T
-      if (flags & FUSED) {
-        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gates_forward", [&] {
-          gates_forward<scalar_t>(
-              g.data_ptr<scalar_t>(), gi_t.data_ptr<scalar_t>(),
-              dir.b_hn.defined() ? dir.b_hn.data_ptr<scalar_t>() : nullptr,
-              h.data_ptr<scalar_t>(), h.stride(0), n.data_ptr<scalar_t>(),
-              out.data_ptr<scalar_t>(), out.stride(0),
-              out2.defined() ? out2.data_ptr<scalar_t>() : nullptr, B, H);
-        });
-      } else {
-        gates_forward_aten(g, gi_t, dir.b_hn, h, n, out, out2);
-      }
-    }
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "layer_forward", [&] {
+      forward_direction<scalar_t>(k, x, h0, dir, output, states, gates, cand, keep, flags,
+                                  chunk, fill);
+    });
     h_n.select(0, k).copy_(output.select(0, k == 0 ? T - 1 : 0).narrow(1, k * H, H));
   });
   return {output, h_n, states, gates, cand};
@@ -265,68 +292,91 @@ void flush_chunk(int64_t k, int64_t first, int64_t steps, const Tensor& e, const
   }
 }
 
+// One direction k of layer_backward: fills grads (its 2 or 4 weight gradients), dh0[k] and
+// dx_dirs[k] (if defined). Views made once, pointers inside the loop, as in the forward.
+template <typename S>  // the scalar type (T is the number of steps)
+void backward_direction(int64_t k, const Tensor& d_output, const Tensor& d_h_n, const Tensor& x,
+                        const Tensor& h0, const Tensor& states, const Tensor& gates,
+                        const Tensor& cand, const Direction& dir, int64_t flags, int64_t chunk,
+                        std::optional<double> fill, const Tensor& dh0, const Tensor& dx_dirs,
+                        std::vector<Tensor>& grads) {
+  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
+  const bool has_bias = dir.bias_in.defined();
+  Tensor e = buffer(x, {chunk, B, 3 * H}, fill), d_an = buffer(x, {chunk, B, H}, fill);
+  Tensor d = d_h_n.select(0, k).clone(), d_next = buffer(x, {B, H}, fill);  // contiguous
+  Tensor d_w_ih = at::zeros({3 * H, I}, x.options()), d_w_hh = at::zeros({3 * H, H}, x.options());
+  Tensor d_b_hh = has_bias ? at::zeros({3 * H}, x.options()) : Tensor();
+  Tensor d_b_in = has_bias ? at::zeros({H}, x.options()) : Tensor();
+  Tensor dx = dx_dirs.defined() ? dx_dirs.select(0, k) : Tensor();
+  const Tensor states_k = states.select(0, k), h0_k = h0.select(0, k);
+  const Tensor gates_k = gates.select(0, k), cand_k = cand.select(0, k);
+  const Tensor d_out_k = d_output.narrow(2, k * H, H);  // (T, B, H) view, rows 2H apart
+  for (int64_t top = T; top > 0; top -= chunk) {  // steps low .. top - 1, last step first
+    const int64_t low = std::max<int64_t>(0, top - chunk), steps = top - low;
+    const int64_t first = k == 0 ? low : T - top;  // the chunk's earliest time
+    for (int64_t t = top - 1; t >= low; --t) {
+      const int64_t time = k == 0 ? t : T - 1 - t;
+      const Tensor& h_base = t == 0 ? h0_k : states_k;
+      const int64_t h_row = t == 0 ? 0 : (k == 0 ? time - 1 : time + 1);
+      Tensor e_t = e.select(0, time - first);
+      if (flags & FUSED) {
+        gates_backward<S>(d.data_ptr<S>(), d_out_k.data_ptr<S>() + time * B * 2 * H, 2 * H,
+                          gates_k.data_ptr<S>() + time * B * 3 * H,
+                          cand_k.data_ptr<S>() + time * B * H,
+                          h_base.data_ptr<S>() + h_row * B * H, H, e_t.data_ptr<S>(),
+                          d_an.data_ptr<S>() + (time - first) * B * H, d_next.data_ptr<S>(), B,
+                          H);
+      } else {
+        const Tensor h = t == 0 ? h0_k : states_k.select(0, h_row);
+        gates_backward_aten(d, d_out_k.select(0, time), gates_k.select(0, time),
+                            cand_k.select(0, time), h, e_t, d_an.select(0, time - first),
+                            d_next);
+      }
+      d_next.addmm_(e_t, dir.w_hh);  // + [dL/da_r, dL/da_z, dL/da_n r] @ W_hh
+      std::swap(d, d_next);
+    }
+    flush_chunk(k, first, steps, e, d_an, x, h0, states, dir, d_w_ih, d_w_hh, d_b_hh, d_b_in,
+                dx);
+  }
+  dh0.select(0, k).copy_(d);
+  const int64_t per = has_bias ? 4 : 2;
+  grads[k * per] = d_w_ih;
+  grads[k * per + 1] = d_w_hh;
+  if (has_bias) {
+    grads[k * per + 2] = at::cat({d_b_hh.narrow(0, 0, 2 * H), d_b_in});
+    grads[k * per + 3] = d_b_hh;
+  }
+}
+
 // The backward of layer_forward: d_output (T, B, 2H), d_h_n (2, B, H) ->
 // [dx (T, B, I) (undefined unless need_dx), dh0 (2, B, H), then per direction
 // d_w_ih, d_w_hh (and d_b_ih, d_b_hh with biases)], in nn.GRU's parameter order. With
 // CHUNKED the per-step gradients e and d_an live in a chunk-sized buffer, and the weight
 // gradients of each chunk are added up as soon as it is done; without, one chunk of T steps.
-std::vector<Tensor> layer_backward(const Tensor& d_output_in, const Tensor& d_h_n,
+std::vector<Tensor> layer_backward(const Tensor& d_output_in, const Tensor& d_h_n_in,
                                    const Tensor& x_in, const Tensor& h0_in, const Tensor& states,
                                    const Tensor& gates, const Tensor& cand,
                                    std::vector<Tensor> weights, bool need_dx, int64_t flags,
                                    int64_t chunk_elements, std::optional<double> fill) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  const Tensor d_output = d_output_in.contiguous(), x = x_in.contiguous();
-  const Tensor h0 = h0_in.contiguous();
+  // Row-major everywhere the fused pass reads with pointers: autograd may hand over
+  // gradients with any strides (a transposed h_n in the loss, say).
+  const Tensor d_output = d_output_in.contiguous(), d_h_n = d_h_n_in.contiguous();
+  const Tensor x = x_in.contiguous(), h0 = h0_in.contiguous();
+  check_sizes(x, h0, weights);
   const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = h0.size(2);
-  const bool has_bias = weights.size() == 8;
+  TORCH_CHECK(states.is_contiguous() && gates.is_contiguous() && cand.is_contiguous(),
+              "states, gates and n must be the contiguous buffers layer_forward returned");
   const int64_t chunk = chunk_steps(flags, chunk_elements, T, B, H);
   Tensor dx_dirs = need_dx ? buffer(x, {2, T, B, I}, fill) : Tensor();
   Tensor dh0 = at::empty({2, B, H}, x.options());
-  std::vector<Tensor> grads(has_bias ? 8 : 4);
+  std::vector<Tensor> grads(weights.size() == 8 ? 8 : 4);
   run_directions(flags, [&](int64_t k) {
     const Direction dir = direction(weights, k);
-    Tensor e = buffer(x, {chunk, B, 3 * H}, fill), d_an = buffer(x, {chunk, B, H}, fill);
-    Tensor d = d_h_n.select(0, k).clone(), d_next = buffer(x, {B, H}, fill);
-    Tensor d_w_ih = at::zeros({3 * H, I}, x.options()), d_w_hh = at::zeros({3 * H, H}, x.options());
-    Tensor d_b_hh = has_bias ? at::zeros({3 * H}, x.options()) : Tensor();
-    Tensor d_b_in = has_bias ? at::zeros({H}, x.options()) : Tensor();
-    Tensor dx = need_dx ? dx_dirs.select(0, k) : Tensor();
-    for (int64_t top = T; top > 0; top -= chunk) {  // steps low .. top - 1, last step first
-      const int64_t low = std::max<int64_t>(0, top - chunk), steps = top - low;
-      const int64_t first = k == 0 ? low : T - top;  // the chunk's earliest time
-      for (int64_t t = top - 1; t >= low; --t) {
-        const int64_t time = k == 0 ? t : T - 1 - t;
-        Tensor h = t == 0 ? h0.select(0, k)
-                          : states.select(0, k).select(0, k == 0 ? time - 1 : time + 1);
-        Tensor d_out = d_output.select(0, time).narrow(1, k * H, H);
-        Tensor g = gates.select(0, k).select(0, time), n = cand.select(0, k).select(0, time);
-        Tensor e_t = e.select(0, time - first), d_an_t = d_an.select(0, time - first);
-        if (flags & FUSED) {
-          AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gates_backward", [&] {
-            gates_backward<scalar_t>(
-                d.data_ptr<scalar_t>(), d_out.data_ptr<scalar_t>(), d_out.stride(0),
-                g.data_ptr<scalar_t>(), n.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(),
-                h.stride(0), e_t.data_ptr<scalar_t>(), d_an_t.data_ptr<scalar_t>(),
-                d_next.data_ptr<scalar_t>(), B, H);
-          });
-        } else {
-          gates_backward_aten(d, d_out, g, n, h, e_t, d_an_t, d_next);
-        }
-        d_next.addmm_(e_t, dir.w_hh);  // + [dL/da_r, dL/da_z, dL/da_n r] @ W_hh
-        std::swap(d, d_next);
-      }
-      flush_chunk(k, first, steps, e, d_an, x, h0, states, dir, d_w_ih, d_w_hh, d_b_hh, d_b_in,
-                  dx);
-    }
-    dh0.select(0, k).copy_(d);
-    const int64_t per = has_bias ? 4 : 2;
-    grads[k * per] = d_w_ih;
-    grads[k * per + 1] = d_w_hh;
-    if (has_bias) {
-      grads[k * per + 2] = at::cat({d_b_hh.narrow(0, 0, 2 * H), d_b_in});
-      grads[k * per + 3] = d_b_hh;
-    }
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "layer_backward", [&] {
+      backward_direction<scalar_t>(k, d_output, d_h_n, x, h0, states, gates, cand, dir, flags,
+                                   chunk, fill, dh0, dx_dirs, grads);
+    });
   });
   Tensor dx = need_dx ? dx_dirs.select(0, 0) + dx_dirs.select(0, 1) : Tensor();
   std::vector<Tensor> result{dx, dh0};
