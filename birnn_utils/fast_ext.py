@@ -96,7 +96,7 @@ def load(build: bool = False) -> bool:
         else:  # through cpp_extension's file lock, which also waits for a parallel build
             from torch.utils import cpp_extension
 
-            built_before = library.exists()
+            before = library.stat().st_mtime_ns if library.exists() else None
             directory.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
             cpp_extension.load(
@@ -108,7 +108,10 @@ def load(build: bool = False) -> bool:
                 is_python_module=False,
                 verbose=False,
             )
-            _STATE["build_s"] = None if built_before else time.perf_counter() - start
+            # A build happened when the library is new (cpp_extension also rebuilds when
+            # the source moved, e.g. another checkout sharing the cache).
+            built = before != library.stat().st_mtime_ns
+            _STATE["build_s"] = time.perf_counter() - start if built else None
     except Exception as error:  # no compiler, a failed build, an unloadable library
         _STATE["reason"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
         return False
