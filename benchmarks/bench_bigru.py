@@ -118,9 +118,10 @@ def ablation_rows(reps):
     gru, _ = make_models(MAIN)
     x = torch.randn(MAIN["T"], MAIN["B"], MAIN["I"])
     ladder = {"nn.GRU": (call_module, gru)}
-    for name, kernels in ablation.compiled_variants().items():  # ends with pure PyTorch
+    compiled = ablation.compiled_variants()  # ends with pure PyTorch; empty without a build
+    for name, kernels in compiled.items():
         ladder[name] = (call_module, ablation.make(gru, kernels))
-    if not ablation.compiled_variants():  # no compiled layer: the pure version leads
+    if not compiled:  # no compiled layer: the pure version leads
         ladder[f"FastBiGRU ({fast.Kernels.name})"] = (call_module, ablation.make(gru, fast.Kernels))
     for name, kernels in ablation.VARIANTS.items():
         ladder[name + " (pure)"] = (call_module, ablation.make(gru, kernels))

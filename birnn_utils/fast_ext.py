@@ -143,7 +143,7 @@ class Compiled(fast.Kernels):
 
     @classmethod
     def layer_backward(cls, saved, d_output, d_h_n, need_dx, has_bias):
-        if len(saved) == 6:  # saved by the pure path (a dtype the C++ ops do not take)
+        if not _compiled_dtype(saved[0]):  # the forward took the pure path: so does this
             return super().layer_backward(saved, d_output, d_h_n, need_dx, has_bias)
         x, h0, states, gates, n, *weights = saved
         dx, dh0, *grads = torch.ops.birnn_fast.layer_backward(
