@@ -31,13 +31,14 @@ with tempfile.TemporaryDirectory() as tmp:
         nbformat.write(nb, Path(tmp) / f"floor_{i:02d}.ipynb")
     floor_json = Path(tmp) / "floor_timing.json"
     start = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "pytest", "-q", *pytest_args,
-                            "-p", "tools.nbval_timing", tmp],
-                           stdout=subprocess.DEVNULL, env={**os.environ,
-                                                           "NBVAL_TIMING_JSON": str(floor_json)})
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", *pytest_args,
+                          "-p", "tools.nbval_timing", tmp],
+                         capture_output=True, text=True,
+                         env={**os.environ, "NBVAL_TIMING_JSON": str(floor_json)})
     floor = time.perf_counter() - start
-    if code != 0:
-        sys.exit(f"the import-only floor notebooks failed under nbval (exit {code})")
+    if run.returncode != 0:  # show why: pytest's own report, last lines
+        print("\n".join((run.stdout + run.stderr).splitlines()[-40:]), file=sys.stderr)
+        sys.exit(f"the import-only floor notebooks failed under nbval (exit {run.returncode})")
     per_floor = statistics.median(json.loads(floor_json.read_text())["notebooks"].values())
 ratio = chapters["wall_s"] / floor
 print(f"[time] nbval floor ({n} import-only notebooks): {floor:.1f} s, "
