@@ -44,8 +44,15 @@ ratio = chapters["wall_s"] / floor
 print(f"[time] nbval floor ({n} import-only notebooks): {floor:.1f} s, "
       f"{per_floor:.1f} s per notebook (median)")
 print(f"[time] nbval chapters / floor: {ratio:.2f} in total")
-# The book's budget: each chapter costs at most 5 times an import-only notebook (reported,
-# not enforced: timings on a shared machine are noisy).
+# The book's budget (DEVELOPERS.md, "Chapters"): each notebook at most 60 s alone under
+# nbval on 2 cores, all of them together at most 5 minutes. Reported, not enforced: here
+# two notebooks run at once (-n 2) on a machine that may be busy, so a time above the
+# budget is a place to look (run that notebook alone), not a verdict.
+NOTEBOOK_BUDGET_S, TOTAL_BUDGET_S = 60.0, 300.0
 for path, seconds in sorted(chapters["notebooks"].items()):
-    flag = "" if seconds <= 5 * per_floor else "  over the 5x budget"
-    print(f"[time] {seconds / per_floor:4.1f}x import-only  {seconds:5.1f} s  {path}{flag}")
+    flag = "" if seconds <= NOTEBOOK_BUDGET_S else "  over the 60 s budget"
+    print(f"[time] {seconds / per_floor:5.1f}x import-only  {seconds:5.1f} s  {path}{flag}")
+total = sum(chapters["notebooks"].values())
+flag = "" if total <= TOTAL_BUDGET_S else "  over the 5 min budget"
+print(f"[time] all notebooks: {total:.1f} s of nbval time (budget {TOTAL_BUDGET_S:.0f} s)"
+      f"{flag}")
