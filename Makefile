@@ -52,7 +52,8 @@ build: $(STAMP) $(NPM_STAMP)
 	cp node_modules/mathjax/LICENSE _build/vendor/_static/mathjax/LICENSE
 	# The PDF (make pdf) is published next to the site, linked from the front page.
 	if [ -f $(PDF) ]; then cp $(PDF) _build/vendor/$(PDF_NAME); fi
-	$(BIN)/python tools/timed.py "book build" -- $(BIN)/jupyter-book build . --warningiserror --keep-going
+	PYTHONPATH=$(CURDIR) $(BIN)/python tools/timed.py "book build" -- \
+	  $(BIN)/jupyter-book build . --warningiserror --keep-going
 
 # Pinned JavaScript packages (package-lock.json): MathJax for the site, axe-core for the
 # browser tests. npm ci reinstalls them whenever package.json or the lock file changes.
@@ -96,7 +97,7 @@ pdf: $(STAMP) texlive
 	rm -rf _build/latex
 	# _config.yml's html_extra_path names it; the LaTeX builder warns when it is absent.
 	mkdir -p _build/vendor
-	$(BIN)/python tools/timed.py "pdf build" -- \
+	PYTHONPATH=$(CURDIR) $(BIN)/python tools/timed.py "pdf build" -- \
 	  $(BIN)/jupyter-book build . --builder pdflatex --warningiserror --keep-going
 	@test -f $(PDF) && echo "$(PDF): $$(pdfinfo $(PDF) | sed -n 's/^Pages: *//p') pages"
 

@@ -27,9 +27,6 @@ setup_cell = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(setup_cell)
 
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
-CONFIG = {"repository": {"url": "https://github.com/someone/a-book", "branch": "dev"}}
-
-
 def _load(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf8"))
 
@@ -38,29 +35,73 @@ def _setup_cells(nb: dict) -> list[dict]:
     return [c for c in nb["cells"] if setup_cell.is_setup_cell(c)]
 
 
-def test_install_source_comes_from_the_config():
-    assert setup_cell.install_source(CONFIG) == "git+https://github.com/someone/a-book@dev"
-    source = setup_cell.cell_source(CONFIG)
+_spec = importlib.util.spec_from_file_location("book_repository",
+                                              ROOT / "tools" / "book_repository.py")
+book_repository = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(book_repository)
+REPO = ("https://github.com/someone/a-book", "dev")
+ENV = {book_repository.REPOSITORY_ENV: "someone/a-book", book_repository.BRANCH_ENV: "dev"}
+
+
+@pytest.mark.parametrize("value", ["someone/a-book", "https://github.com/someone/a-book/",
+                                   "https://github.com/someone/a-book.git"])
+def test_the_repository_comes_from_the_environment(value):
+    env = {**ENV, book_repository.REPOSITORY_ENV: value}
+    assert book_repository.repository(env) == REPO
+    assert book_repository.repository({book_repository.REPOSITORY_ENV: "a/b"}) == (
+        "https://github.com/a/b", "main")  # the default branch
+    assert book_repository.repository({}) is None
+    assert book_repository.repository({book_repository.REPOSITORY_ENV: " "}) is None
+
+
+@pytest.mark.parametrize("env", [
+    {"BOOK_REPOSITORY": "no-slash"}, {"BOOK_REPOSITORY": "http://github.com/a/b"},
+    {"BOOK_REPOSITORY": "https://gitlab.com/a/b"}, {"BOOK_REPOSITORY": "a/b c"},
+    {"BOOK_REPOSITORY": "a/b", "BOOK_BRANCH": "x; rm -rf"},
+    {"BOOK_REPOSITORY": "a/b", "BOOK_BRANCH": "../up"},
+])
+def test_a_bad_repository_is_refused_by_name(env):
+    name = "BOOK_BRANCH" if "BOOK_BRANCH" in env else "BOOK_REPOSITORY"
+    with pytest.raises(ValueError, match=name):
+        book_repository.repository(env)
+
+
+def test_install_source_is_the_published_repository():
+    assert setup_cell.install_source(REPO) == "git+https://github.com/someone/a-book@dev"
+    source = setup_cell.cell_source(REPO)
     assert '"git+https://github.com/someone/a-book@dev"' in source
     assert setup_cell.SOURCE_ENV in source
     compile(source, "<setup cell>", "exec")
-    real = setup_cell.load_config()["repository"]
-    assert f"git+{real['url'].rstrip('/')}@{real['branch']}" in setup_cell.cell_source()
+    assert all(len(line) <= 80 for line in source.splitlines())
 
 
-@pytest.mark.parametrize(
-    "repository",
-    [{}, {"url": "http://insecure.example/x"}, {"url": "https://a b"},
-     {"url": "https://github.com/a/b", "branch": "x; rm -rf"}],
-)
-def test_install_source_rejects_a_bad_config(repository):
+def test_without_a_repository_the_cell_says_how_to_install():
+    source = setup_cell.cell_source(None)
+    assert setup_cell.install_source(None) is None
+    assert "github.com" not in source and "example" not in source  # no made-up address
+    assert "pip install -e ." in source and setup_cell.SOURCE_ENV in source
+    assert all(len(line) <= 80 for line in source.splitlines())
+    # Run where birnn_utils is missing and nothing says where to get it: a clear stop.
+    code = source.replace('find_spec("birnn_utils")', 'find_spec("birnn_utils_nowhere")')
+    env = {k: v for k, v in os.environ.items() if k != setup_cell.SOURCE_ENV}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode != 0 and run.stdout == ""
+    assert "ModuleNotFoundError: birnn_utils is not installed" in run.stderr
+    assert "pip install -e ." in run.stderr
+
+
+@pytest.mark.parametrize("found", [("http://insecure.example/x", "main"),
+                                   ("https://a b", "main"),
+                                   ("https://github.com/a/b", "x; rm -rf")])
+def test_install_source_rejects_a_bad_repository(found):
     with pytest.raises(ValueError, match="repository"):
-        setup_cell.install_source({"repository": repository})
+        setup_cell.install_source(found)
 
 
 def test_apply_inserts_one_cell_before_the_first_code_cell_and_is_idempotent():
     original = _load(CHAPTERS[0])
-    source = setup_cell.cell_source(CONFIG)
+    source = setup_cell.cell_source(REPO)
     once = setup_cell.apply(copy.deepcopy(original), source)
     twice = setup_cell.apply(copy.deepcopy(once), source)
     assert twice == once
@@ -79,10 +120,26 @@ def test_apply_replaces_a_stale_cell_and_resets_its_outputs():
     old["execution_count"], old["outputs"] = 1, [{"output_type": "stream", "name": "stdout",
                                                    "text": "old\n"}]
     nb["cells"].append(copy.deepcopy(old))  # a second copy, pasted by hand
-    new = setup_cell.apply(nb, setup_cell.cell_source(CONFIG))
+    new = setup_cell.apply(nb, setup_cell.cell_source(REPO))
     [cell] = _setup_cells(new)
-    assert "".join(cell["source"]) == setup_cell.cell_source(CONFIG)
+    assert "".join(cell["source"]) == setup_cell.cell_source(REPO)
     assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def test_publish_keeps_the_execution_count_of_a_silent_cell():
+    nb = setup_cell.apply(_load(CHAPTERS[0]), setup_cell.cell_source(None))
+    [old] = _setup_cells(nb)
+    old["execution_count"] = 1
+    published = setup_cell.apply(copy.deepcopy(nb), setup_cell.cell_source(REPO), publish=True)
+    [cell] = _setup_cells(published)
+    assert "".join(cell["source"]) == setup_cell.cell_source(REPO)
+    assert cell["execution_count"] == 1 and cell["outputs"] == []
+    # Without --publish, or when the old cell printed something, it is reset.
+    [reset] = _setup_cells(setup_cell.apply(copy.deepcopy(nb), setup_cell.cell_source(REPO)))
+    assert reset["execution_count"] is None
+    old["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x\n"}]
+    [reset] = _setup_cells(setup_cell.apply(nb, setup_cell.cell_source(REPO), publish=True))
+    assert reset["execution_count"] is None and reset["outputs"] == []
 
 
 def test_strip_title_numbers_only_touches_the_title():

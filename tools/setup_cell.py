@@ -2,8 +2,10 @@
 
 A chapter opened from Colab, Binder or the site's ``.ipynb`` download has no
 ``birnn_utils`` next to it. The setup cell installs the package with pip when it is
-missing, from the repository and branch set once in ``_config.yml`` (``repository.url``,
-``repository.branch``, the same ones the launch buttons open), and prints what it did.
+missing, from the repository and branch the book is published from (``BOOK_REPOSITORY``
+and ``BOOK_BRANCH`` in the environment, see ``tools/book_repository.py``: the same ones the
+launch buttons open), and prints what it did. Where none is set (the committed notebooks,
+a local build) it stops with a message that says how to install the package.
 Inside the book's own environment (``make book``) the package is importable, so the cell
 does nothing and prints nothing, and nbval sees an empty output.
 
@@ -16,6 +18,8 @@ Usage (from the repository root):
     .venv/bin/python tools/setup_cell.py --check    # exit 1 if any chapter would change
     .venv/bin/python tools/setup_cell.py --strip-title-numbers   # also drop "N. " from
                                                     # the chapter titles (numbered toc)
+    BOOK_REPOSITORY=owner/name .venv/bin/python tools/setup_cell.py --publish
+        # the deploy workflow: install from that repository, keep the execution counts
 
 The cell goes right before the chapter's first code cell; running the tool again changes
 nothing (a cell already carrying the tag below is updated in place). Then re-execute.
@@ -29,7 +33,8 @@ import re
 import sys
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import book_repository  # noqa: E402  (tools/, beside this file)
 
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "birnn-setup"  # marks the setup cell; remove-cell keeps it off the site and the PDF
@@ -39,8 +44,8 @@ SOURCE_ENV = "BIRNN_UTILS_SOURCE"
 _TITLE_NUMBER = re.compile(r"^# \d+\.\s+")
 
 _TEMPLATE = '''\
-# Setup for Colab, Binder or a downloaded notebook: install the book's helper package
-# birnn_utils when it is missing. In the book's own environment this does nothing.
+# Setup for Colab, Binder or a downloaded notebook: install the book's helper
+# package birnn_utils when it is missing. In the book's environment: nothing.
 import importlib.util
 import os
 import subprocess
@@ -48,37 +53,49 @@ import sys
 
 if importlib.util.find_spec("birnn_utils") is None:
     _source = os.environ.get("{env}") or (
-        "{default}"
+        {default}
     )
+    if not _source:
+        raise ModuleNotFoundError(
+            "birnn_utils is not installed: clone the book's repository and "
+            "run `pip install -e .` in it, or set {env} to a pip "
+            "source (a folder, a wheel or a git+https URL), then run this cell"
+        )
     print(f"birnn_utils is not installed: pip install {{_source}}")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", _source], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q", _source]
+    subprocess.run(pip, check=True)
     importlib.invalidate_caches()
     import birnn_utils
 
-    print(f"installed birnn_utils {{birnn_utils.__version__}} from {{_source}}")'''
+    version = birnn_utils.__version__
+    print(f"installed birnn_utils {{version}} from {{_source}}")'''
 
 
-def install_source(config: dict) -> str:
-    """``git+URL@BRANCH`` of the book's repository, from ``_config.yml``'s ``repository``."""
-    repo = config.get("repository") or {}
-    url = str(repo.get("url") or "").rstrip("/")
+def install_source(found: tuple[str, str] | None) -> str | None:
+    """``git+URL@BRANCH`` of the repository the book is published from, or ``None``.
+
+    ``found`` is what :func:`book_repository.repository` returns: ``(https URL, branch)``
+    from the build's environment (``BOOK_REPOSITORY``, ``BOOK_BRANCH``), or ``None``.
+    pyproject.toml is at the repository root, whatever repository.path_to_book says.
+    """
+    if found is None:
+        return None
+    url, branch = found
     if not re.fullmatch(r"https://[^\s\"'@]+", url):
-        raise ValueError(f"_config.yml repository.url must be an https URL, got {url!r}")
-    branch = str(repo.get("branch") or "main")
+        raise ValueError(f"the repository must be an https URL, got {url!r}")
     if not re.fullmatch(r"[\w./-]+", branch):
-        raise ValueError(f"_config.yml repository.branch is not a branch name: {branch!r}")
-    # pyproject.toml is at the repository root, whatever repository.path_to_book says.
-    return f"git+{url}@{branch}"
+        raise ValueError(f"the repository branch is not a branch name: {branch!r}")
+    return f"git+{url.rstrip('/')}@{branch}"
 
 
-def load_config(root: Path = ROOT) -> dict:
-    return yaml.safe_load((root / "_config.yml").read_text(encoding="utf8"))
-
-
-def cell_source(config: dict | None = None) -> str:
-    """The setup cell's code, for the repository in ``config`` (default: ``_config.yml``)."""
-    config = load_config() if config is None else config
-    return _TEMPLATE.format(env=SOURCE_ENV, default=install_source(config))
+def cell_source(found: tuple[str, str] | None | str = "environment") -> str:
+    """The setup cell's code for the repository ``found`` (default: the environment's)."""
+    if found == "environment":
+        found = book_repository.repository()
+    source = install_source(found)
+    default = "None  # no repository was set when this book was built" if source is None \
+        else json.dumps(source)
+    return _TEMPLATE.format(env=SOURCE_ENV, default=default)
 
 
 def setup_cell(source: str) -> dict:
@@ -101,11 +118,15 @@ def _text(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-def apply(nb: dict, source: str, strip_title_numbers: bool = False) -> dict:
+def apply(nb: dict, source: str, strip_title_numbers: bool = False,
+          publish: bool = False) -> dict:
     """Return ``nb`` with exactly one setup cell holding ``source``, before the first code cell.
 
     An existing setup cell keeps its outputs when its code is unchanged (the tool is
-    idempotent on an executed notebook); otherwise it is reset to unexecuted.
+    idempotent on an executed notebook); otherwise it is reset to unexecuted. With
+    ``publish`` (the deploy workflow pointing the cells at the published repository), an
+    executed cell with no output keeps its execution count: in the book's environment the
+    cell does nothing whatever its install source, so its empty output stays true.
     """
     cells = list(nb["cells"])
     old = [c for c in cells if is_setup_cell(c)]
@@ -113,6 +134,8 @@ def apply(nb: dict, source: str, strip_title_numbers: bool = False) -> dict:
     new = setup_cell(source)
     if len(old) == 1 and _text(old[0]) == source and old[0].get("metadata") == new["metadata"]:
         new = old[0]
+    elif publish and len(old) == 1 and old[0].get("outputs") == []:
+        new["execution_count"] = old[0].get("execution_count")
     first_code = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells))
     cells.insert(first_code, new)
     if strip_title_numbers:
@@ -141,13 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--strip-title-numbers", action="store_true", help='"# 3. Title" becomes "# Title"'
     )
+    parser.add_argument(
+        "--publish", action="store_true",
+        help="keep the execution count of an executed cell with no output (deploy workflow)")
     args = parser.parse_args(argv)
     source = cell_source()
     paths = args.notebooks or sorted((ROOT / "chapters").glob("*.ipynb"))
     stale = []
     for path in paths:
         text = path.read_text(encoding="utf8")
-        updated = dumps(apply(json.loads(text), source, args.strip_title_numbers))
+        updated = dumps(apply(json.loads(text), source, args.strip_title_numbers,
+                              args.publish))
         if updated != text:
             stale.append(path)
             if not args.check:

@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import sitecheck
 import yaml
+
+sys.path.insert(0, str(sitecheck.ROOT / "tools"))
+import book_repository  # noqa: E402
 
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif", ".webp")
 
@@ -172,9 +176,6 @@ def test_search_finds_gru(site, visitor, base_url):
 
 def test_chapter_download_and_launch_buttons(chapter_page, reports, visitor, base_url):
     config = yaml.safe_load((sitecheck.ROOT / "_config.yml").read_text(encoding="utf8"))
-    repo_url = config["repository"]["url"].rstrip("/")
-    owner_repo = urlsplit(repo_url).path.strip("/")
-    branch = config["repository"]["branch"]
     notebook = Path(config["repository"].get("path_to_book") or "") / chapter_page
     notebook = notebook.with_suffix(".ipynb").as_posix()
     assert (sitecheck.ROOT / notebook).is_file(), f"chapter source {notebook} is not a notebook"
@@ -190,8 +191,16 @@ def test_chapter_download_and_launch_buttons(chapter_page, reports, visitor, bas
     )
     assert json.loads(response.body())["nbformat"] == 4
 
-    # Launch buttons point at this notebook in the configured repository and branch.
     binder_host = urlsplit(config["launch_buttons"]["binderhub_url"]).netloc
+    colab_host = urlsplit(config["launch_buttons"]["colab_url"]).netloc
+    found = book_repository.repository()
+    if found is None:  # a local build: no launch buttons, no made-up repository
+        hosts = {urlsplit(h).netloc for h in links}
+        assert not hosts & {binder_host, colab_host, "github.com"}, hosts
+        return
+    # Launch buttons point at this notebook in the published repository and branch.
+    repo_url, branch = found
+    owner_repo = urlsplit(repo_url).path.strip("/")
     binder = [urlsplit(h) for h in links if urlsplit(h).netloc == binder_host]
     assert any(
         url.scheme == "https"
@@ -199,7 +208,6 @@ def test_chapter_download_and_launch_buttons(chapter_page, reports, visitor, bas
         and parse_qs(url.query).get("urlpath", [""])[0].endswith(f"/{notebook}")
         for url in binder
     ), f"no Binder button for {notebook}: {binder}"
-    colab_host = urlsplit(config["launch_buttons"]["colab_url"]).netloc
     colab = [urlsplit(h) for h in links if urlsplit(h).netloc == colab_host]
     assert any(
         url.scheme == "https" and url.path == f"/github/{owner_repo}/blob/{branch}/{notebook}"
@@ -208,9 +216,12 @@ def test_chapter_download_and_launch_buttons(chapter_page, reports, visitor, bas
     assert repo_url in links
 
 
-def test_front_page_links_the_pdf(site, reports, base_url):
-    """The front page offers the PDF; when it was built first (CI), it is the PDF."""
-    assert base_url + "birnn-book.pdf" in reports("intro.html").links
+def test_the_pdf_is_linked_only_where_it_is_published(site, reports, base_url):
+    """With the PDF in the site (CI builds it first), the front page and every page's
+    download menu link it; without it (`make book` alone), nothing does."""
+    pdf = base_url + "birnn-book.pdf"
+    front = reports("intro.html").links
+    chapter = reports("chapters/05_reverse_weight_equivalence.html").links
     published = site / "birnn-book.pdf"
     built = sitecheck.ROOT / "_build" / "latex" / "book.pdf"
     if not published.is_file():
@@ -218,6 +229,8 @@ def test_front_page_links_the_pdf(site, reports, base_url):
         stale = built.is_file() and built.stat().st_mtime < site_built
         assert not stale, "make pdf ran before make build, yet the PDF is not in the site"
         assert os.environ.get("CI") != "true", "CI builds the PDF before the site"
+        assert pdf not in front and pdf not in chapter, "a link to a PDF that is not there"
         return
+    assert pdf in front and pdf in chapter
     assert published.read_bytes()[:5] == b"%PDF-"
     assert not built.is_file() or built.read_bytes() == published.read_bytes()
