@@ -3,7 +3,9 @@
 Jupyter stores a plain-text stand-in next to every figure's PNG; by default it is
 matplotlib's repr, ``<Figure size 640x480 with 1 Axes>``, which tells a reader of the
 text nothing. ``install_figure_text()`` replaces it with the figure's titles, a short
-text alternative that nbval can compare.
+text alternative that nbval can compare. It also stores figures at twice the screen
+resolution (IPython's "retina" PNG: 200 dpi, shown at the figure's size), so that they
+stay sharp on high-density screens and in the PDF.
 """
 
 from matplotlib.figure import Figure
@@ -23,7 +25,8 @@ def figure_text(fig: Figure) -> str:
 
 
 def install_figure_text() -> bool:
-    """Use ``figure_text`` as the plain-text form of figures in this IPython kernel.
+    """Use ``figure_text`` as the plain-text form of figures in this IPython kernel, and
+    store figures as 200-dpi ("retina") PNGs.
 
     Returns False (and does nothing) outside IPython.
     """
@@ -38,8 +41,11 @@ def install_figure_text() -> bool:
     # the first figure: load it now, then register, or the registration is dropped.
     import matplotlib
     import matplotlib.pyplot as plt
+    from matplotlib_inline.backend_inline import InlineBackend, set_matplotlib_formats
 
+    InlineBackend.instance().figure_formats = {"retina"}
     plt.switch_backend(matplotlib.get_backend())
+    set_matplotlib_formats("retina")  # drops every Figure formatter: register after it
 
     plain = shell.display_formatter.formatters["text/plain"]
     plain.for_type(Figure, lambda fig, printer, cycle: printer.text(figure_text(fig)))

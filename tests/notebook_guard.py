@@ -4,11 +4,14 @@ nbval silently skips any cell whose ``execution_count`` is null, so a notebook s
 without outputs would "pass". ``problems(nb)`` lists everything that would make nbval's
 check hollow or the stored outputs wrong, and every figure that is not a proper numbered
 figure: each image output needs myst-nb ``figure`` metadata (``caption`` and ``name``,
-named ``fig-chN-...`` in chapter N) and alt text, and the prose refers to it with
-{numref}; the tests require the list to be empty.
+named ``fig-chN-...`` in chapter N) and alt text, is stored at twice the resolution it
+is shown at, and the prose refers to it with {numref}; the tests require the list to be
+empty.
 """
 
+import base64
 import re
+import struct
 
 FIGURE_REPR = re.compile(r"<(Figure|matplotlib\.[\w.]+|Axes)[^>]*>|^Text\(")
 FIGURE_NAME = re.compile(r"fig-[a-z0-9]+(-[a-z0-9]+)+")
@@ -18,6 +21,22 @@ ITALIC_CAPTION = re.compile(r"^\s*[*_]{1,2}Fig(ure|\.)", re.M)
 
 def _text(value) -> str:
     return "".join(value) if isinstance(value, list) else (value or "")
+
+
+def png_problem(output: dict) -> str | None:
+    """Why an image output is not sharp: a figure must be stored at 2x its shown size (the
+    200-dpi "retina" PNG that ``make_deterministic()`` selects), for HiDPI screens and
+    print. None when it is."""
+    try:
+        header = base64.b64decode(_text(output["data"]["image/png"])[:32])
+        pixels = struct.unpack(">I", header[16:20])[0]
+    except (ValueError, struct.error):
+        return "stores an image that is not a PNG"
+    shown = output.get("metadata", {}).get("image/png", {}).get("width")
+    if not isinstance(shown, int) or pixels < 2 * shown - 2:
+        return (f"stores a {pixels}-pixel-wide figure shown {shown} wide: store it at 2x "
+                "(call make_deterministic(), which selects 200-dpi 'retina' figures)")
+    return None
 
 
 def figure_problems(nb: dict, chapter: int | None = None) -> list[str]:
@@ -39,6 +58,9 @@ def figure_problems(nb: dict, chapter: int | None = None) -> list[str]:
             continue
         if images > 1:
             found.append(f"{where} shows {images} images: one figure per plotting cell")
+        for output in cell["outputs"]:
+            if "image/png" in output.get("data", {}) and png_problem(output):
+                found.append(f"{where} {png_problem(output)}")
         if not _text(mystnb.get("image", {}).get("alt", "")).strip():
             found.append(f"{where} shows a figure without alt text (metadata mystnb.image.alt)")
         if not _text(figure.get("caption", "")).strip():

@@ -1,11 +1,13 @@
 """Every chapter is committed executed, in order, without errors or figure reprs."""
 
+import base64
 import copy
 import json
+import struct
 from pathlib import Path
 
 import pytest
-from notebook_guard import problems
+from notebook_guard import png_problem, problems
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -71,13 +73,33 @@ def test_guard_catches_figure_repr(text):
     assert any("matplotlib repr" in p for p in problems(nb))
 
 
+def _png(width: int, height: int) -> str:
+    """A PNG's signature and header chunk (all the guard reads), base64-encoded."""
+    header = b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sII", 13, b"IHDR", width, height)
+    return base64.b64encode(header + b"\x08\x06\x00\x00\x00").decode()
+
+
+SHARP = {"output_type": "display_data", "data": {"image/png": _png(1400, 600),
+                                                 "text/plain": "Figure"},
+         "metadata": {"image/png": {"width": 700, "height": 300}}}
+
+
+@pytest.mark.parametrize(("pixels", "metadata", "ok"), [
+    (1400, {"image/png": {"width": 700}}, True),
+    (700, {"image/png": {"width": 700}}, False),  # 100 dpi: soft on HiDPI and in print
+    (1400, {}, False),  # shown at its pixel size
+])
+def test_guard_catches_a_figure_stored_at_screen_resolution(pixels, metadata, ok):
+    output = {**SHARP, "data": {**SHARP["data"], "image/png": _png(pixels, 600)},
+              "metadata": metadata}
+    assert (png_problem(output) is None) == ok
+    assert png_problem({**SHARP, "data": {"image/png": "bm90IGEgcG5n"}}) is not None
+
+
 def test_guard_catches_figure_without_alt_text():
     nb = _first_notebook()
     cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
-    cell["outputs"] = cell["outputs"] + [
-        {"output_type": "display_data", "data": {"image/png": "iVBORw0K", "text/plain": "Figure"},
-         "metadata": {}}
-    ]
+    cell["outputs"] = cell["outputs"] + [copy.deepcopy(SHARP)]
     cell["metadata"].pop("mystnb", None)
     assert any("without alt text" in p for p in problems(nb))
     cell["metadata"]["mystnb"] = {"image": {"alt": "A plot of the loss per epoch."}}
@@ -89,8 +111,7 @@ def _with_figure(metadata: dict, prose: str = "") -> dict:
     return {"cells": [
         {"cell_type": "markdown", "metadata": {}, "source": [prose]},
         {"cell_type": "code", "execution_count": 1, "metadata": metadata, "source": ["plot()"],
-         "outputs": [{"output_type": "display_data", "metadata": {},
-                      "data": {"image/png": "iVBORw0K", "text/plain": "Figure"}}]},
+         "outputs": [copy.deepcopy(SHARP)]},
     ]}
 
 
