@@ -79,45 +79,63 @@ def _layer_names(module, layer: int, suffix: str) -> list[str]:
 
 
 def reverse_direction(module, layer: int = 0, share: bool = True):
-    """The backward direction of ``layer`` of a bidirectional module, as a unidirectional one.
+    """The backward direction of one layer, as a unidirectional module.
 
-    Returns a single-layer, unidirectional module of the same class (``nn.RNN`` with its
-    nonlinearity, ``nn.GRU``, ``nn.LSTM`` with its ``proj_size``; for a subclass such as a
-    drop-in ``nn.GRU``, the PyTorch class it derives from), with the same ``bias``,
-    ``batch_first``, dtype and device, whose ``weight_ih_l0``, ... are the
-    ``weight_ih_l{layer}_reverse``, ... of ``module``:
+    Returns a single-layer, unidirectional module of the same class
+    (``nn.RNN`` with its nonlinearity, ``nn.GRU``, ``nn.LSTM`` with its
+    ``proj_size``; for a subclass, the PyTorch class it derives from), with
+    the same ``bias``, ``batch_first``, dtype and device, whose
+    ``weight_ih_l0``, ... are the ``weight_ih_l{layer}_reverse``, ... of
+    ``module``:
 
-    - ``share=True``: the very same ``Parameter`` objects (training one trains the other;
-      gradients from both graphs accumulate in the same ``.grad``);
-    - ``share=False``: independent copies (same values and ``requires_grad``).
+    - ``share=True``: the very same ``Parameter`` objects (training one
+      trains the other; gradients from both graphs add up in one ``.grad``);
+    - ``share=False``: independent copies (same values and
+      ``requires_grad``).
 
-    Its input size is ``I`` for ``layer == 0`` and ``2 * P`` for ``layer > 0``: layer ``l``
-    reads the concatenated outputs of both directions of layer ``l - 1`` (see
-    ``first_layers``). Run on the time-reversed input (``reverse_sequence``), it returns the
-    backward half of that layer's output, reversed in time, and its final state equals
-    ``h_n[2 * layer + 1]`` (and ``c_n[2 * layer + 1]`` for an LSTM). Dropout between layers
-    is not part of it: compare in ``eval()`` mode or with ``dropout=0``.
+    Its input size is ``I`` for ``layer == 0`` and ``2 * P`` for
+    ``layer > 0``: layer ``l`` reads both directions of layer ``l - 1``
+    (see ``first_layers``). Run on the time-reversed input
+    (``reverse_sequence``), it returns the backward half of that layer's
+    output, reversed in time, and its final state equals
+    ``h_n[2 * layer + 1]`` (and ``c_n[2 * layer + 1]`` for an LSTM).
+    Dropout between layers is not part of it: compare in ``eval()`` mode
+    or with ``dropout=0``.
 
-    On CUDA with cuDNN, shared parameters stay views into the bidirectional module's own
-    flat weight buffer, which cuDNN may report as "not part of single contiguous chunk of
-    memory" and compact at each call; prefer ``share=False`` for speed there. (Untested:
-    the book runs on CPU, where no flat buffer exists and no warning is emitted.)
+    cuDNN (read in PyTorch's source, untested here: the book runs on CPUs,
+    where ``flatten_parameters()`` returns at once): ``flatten_parameters()``
+    copies a module's weights into a new buffer and ``set_``s every weight
+    to a view of it (``_cudnn_rnn_flatten_weight`` in
+    ``aten/src/ATen/native/cudnn/RNN.cpp``), and ``.to()``/``.cuda()`` of
+    an RNN module call it. Flattening a module that shares parameters would
+    move them out of ``module``'s buffer, and ``module`` would then warn
+    "not part of single contiguous chunk of memory" and copy at every call.
+    So with ``share=True`` the result is never flattened here: its weights
+    stay views into ``module``'s buffer, where cuDNN does not find one
+    buffer of its own, so the *result* warns and copies at each call. Move
+    ``module``, not the result, between devices. ``share=False`` copies
+    are flattened (they share nothing).
     """
     _base_class(module)
     if not module.bidirectional:
         raise ValueError(
-            f"module must be bidirectional (bidirectional=True) to have a reverse direction, "
-            f"got a unidirectional {type(module).__name__}"
+            f"module must be bidirectional (bidirectional=True) to have a "
+            f"reverse direction, got a unidirectional {type(module).__name__}"
         )
-    layer = check_int("layer", layer, minimum=0, maximum=module.num_layers - 1)
+    layer = check_int(
+        "layer", layer, minimum=0, maximum=module.num_layers - 1
+    )
     check_bool("share", share)
 
     input_size = module.input_size if layer == 0 else 2 * state_size(module)
-    rev = _new_module(module, input_size=input_size, num_layers=1, bidirectional=False)
+    rev = _new_module(
+        module, input_size=input_size, num_layers=1, bidirectional=False
+    )
     for name in _layer_names(rev, 0, ""):
         source = name.removesuffix("_l0") + f"_l{layer}_reverse"
         setattr(rev, name, _take(getattr(module, source), share))
-    rev.flatten_parameters()  # no-op on CPU; packs copies into one buffer on cuDNN
+    if not share:  # never flatten shared parameters (see the docstring)
+        rev.flatten_parameters()
     return rev
 
 
@@ -226,15 +244,20 @@ def merge_directions(forward, backward):
 
 
 def first_layers(module, num_layers: int, share: bool = True):
-    """The first ``num_layers`` layers of a stack, as a module of the same class.
+    """The first ``num_layers`` layers of a stack, as a module of its class.
 
-    Works for uni- and bidirectional modules. Its output is the output of layer
-    ``num_layers - 1`` of ``module`` — the input of layer ``num_layers`` — with shape
-    ``(T, B, D * P)``, ``D = 2`` if bidirectional. Parameters are shared (``share=True``) or
-    copied, as in ``reverse_direction``.
+    Works for uni- and bidirectional modules. Its output is the output of
+    layer ``num_layers - 1`` of ``module`` (the input of layer
+    ``num_layers``), with shape ``(T, B, D * P)``, ``D = 2`` if
+    bidirectional. Parameters are shared (``share=True``) or copied, as in
+    ``reverse_direction``; as there, shared parameters are never flattened
+    (``flatten_parameters()`` would move them out of ``module``'s cuDNN
+    buffer; untested here).
     """
     _base_class(module)
-    num_layers = check_int("num_layers", num_layers, minimum=1, maximum=module.num_layers)
+    num_layers = check_int(
+        "num_layers", num_layers, minimum=1, maximum=module.num_layers
+    )
     check_bool("share", share)
     head = _new_module(
         module,
@@ -244,5 +267,6 @@ def first_layers(module, num_layers: int, share: bool = True):
     )
     for name in [n for n, _ in head.named_parameters()]:
         setattr(head, name, _take(getattr(module, name), share))
-    head.flatten_parameters()
+    if not share:  # never flatten shared parameters (see reverse_direction)
+        head.flatten_parameters()
     return head

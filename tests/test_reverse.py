@@ -261,6 +261,36 @@ def test_no_warnings_and_no_random_numbers_used():
     assert torch.equal(state, torch.get_rng_state())
 
 
+def test_shared_results_are_never_flattened(monkeypatch):
+    """flatten_parameters() must not run on a module sharing the source's parameters.
+
+    On cuDNN it ``set_``s every weight into a new buffer of its own (PyTorch's
+    ``_cudnn_rnn_flatten_weight``), which would move the shared weights out of the
+    source's buffer. On the CPU it is a no-op, so the test records the calls instead.
+    """
+    bi = nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=DT)
+    source = {id(p) for p in bi.parameters()}
+    calls = []  # (module, did it share bi's parameters at the time of the call?)
+    original = nn.modules.rnn.RNNBase.flatten_parameters
+
+    def shares(module):
+        return any(id(p) in source for p in module.parameters())
+
+    def recording(self):
+        calls.append((self, shares(self)))
+        original(self)
+
+    monkeypatch.setattr(nn.modules.rnn.RNNBase, "flatten_parameters", recording)
+    for build in (lambda s: reverse_direction(bi, 1, share=s),
+                  lambda s: first_layers(bi, 1, share=s)):
+        calls.clear()
+        shared = build(True)
+        assert shares(shared) and not any(when for _, when in calls)
+        calls.clear()
+        copy = build(False)
+        assert not shares(copy) and any(m is copy for m, _ in calls)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_merge_directions_builds_the_bidirectional_module(kind, batch_first):
