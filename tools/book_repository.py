@@ -13,7 +13,9 @@ has no repository button and no Binder or Colab button, and the chapters' setup 
 how to install ``birnn_utils`` instead of installing it from a made-up address.
 
 As a Sphinx extension (``tools.book_repository`` in ``_config.yml``'s extension list; the
-Makefile puts the checkout on ``PYTHONPATH``) it also points the download menu's ".pdf"
+Makefile puts the checkout on ``PYTHONPATH``) it also writes the edition (version and
+commit) on the PDF's title page and the source repository on its back, points the
+download menu's ".pdf"
 entry of every page at the book's PDF when the build publishes one (``make pdf`` before
 ``make build``), instead of the browser's print dialog, and drops the front page's PDF
 paragraph (the raw HTML that links ``birnn-book.pdf``) when there is none.
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -78,6 +82,40 @@ def _configure(app, config) -> None:
     config.html_theme_options = options
 
 
+def edition(root: Path) -> str:
+    """``0.1.0 (commit abc1234)``: the edition of the checkout at ``root`` (PDF title page).
+
+    The version is the helper package's (pyproject.toml); the commit is ``HEAD``'s, with
+    ``+`` when the working tree has changes, or ``unknown`` outside a git checkout.
+    """
+    version = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf8"))[
+        "project"]["version"]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        sha, dirty = "unknown", ""
+    return f"{version} (commit {sha}{'+' if dirty.strip() else ''})"
+
+
+def _title_page(app, config) -> None:
+    """The PDF's title page: the edition under the title, the source on its back."""
+    config.release = edition(Path(app.srcdir))
+    found = repository()
+    source = (f"Source: \\url{{{found[0]}}} (branch \\texttt{{{found[1]}}})." if found
+              else "Built from a local checkout (no published repository was set).")
+    title = config.html_title or config.project
+    back = ("\\newcommand{\\sphinxbackoftitlepage}{\\vspace*{\\fill}\\noindent "
+            f"{title}, version {config.release}.\\par\\smallskip\\noindent {source}"
+            "\\par\\clearpage}")
+    elements = dict(config.latex_elements or {})
+    elements["releasename"] = "Version"  # Sphinx's default reads "Release"
+    elements["preamble"] = elements.get("preamble", "") + "\n" + back + "\n"
+    config.latex_elements = elements
+
+
 def _has_pdf(app) -> bool:
     return (Path(app.srcdir) / PDF_IN_BUILD).is_file()
 
@@ -107,6 +145,7 @@ def _drop_dead_pdf_link(app, doctree, docname) -> None:
 
 def setup(app):
     app.connect("config-inited", _configure, priority=400)
+    app.connect("config-inited", _title_page, priority=400)
     # After sphinx-book-theme's own header buttons (priority 501).
     app.connect("html-page-context", _pdf_in_download_menu, priority=600)
     app.connect("doctree-resolved", _drop_dead_pdf_link)

@@ -170,3 +170,68 @@ def test_every_figure_is_embedded_with_its_numbered_caption():
         words = " ".join(re.split(r"[$`{]", caption)[0].split()[:6])
         label = f"Figure {number}.{per_chapter[number]}: {words}"
         assert label in text, f"{label!r} is not in the PDF"
+
+
+# Overfull boxes wider than this (about 7 mm, a third of the margin) leave the text block:
+# a table, a code line or a formula runs off the page. Smaller ones are TeX's rounding.
+OVERFULL_LIMIT_PT = 20.0
+_OVERFULL = re.compile(r"^Overfull \\hbox \(([0-9.]+)pt too wide\) (.*)$", re.M)
+
+
+def test_nothing_runs_off_the_text_block():
+    log = LOG.read_text(encoding="utf8", errors="replace")
+    wide = [(float(pt), where) for pt, where in _OVERFULL.findall(log)
+            if float(pt) > OVERFULL_LIMIT_PT]
+    assert wide == [], f"boxes wider than the text block by more than {OVERFULL_LIMIT_PT} pt " \
+                       f"(see {LOG}): {wide}"
+
+
+@cache
+def _page_texts() -> list[str]:
+    pages = int(re.search(r"^Pages:\s+(\d+)", subprocess.run(
+        ["pdfinfo", str(PDF)], capture_output=True, text=True, check=True).stdout,
+        re.M).group(1))
+    return [subprocess.run(["pdftotext", "-enc", "UTF-8", "-f", str(i), "-l", str(i),
+                            str(PDF), "-"], capture_output=True, text=True,
+                           check=True).stdout for i in range(1, pages + 1)]
+
+
+def test_no_page_is_blank_or_holds_only_a_heading():
+    """No blank back of a page (chapters open on the next page, not the next odd one), no
+    page holding only a part's name, no empty chapter before the bibliography."""
+    listing = subprocess.run(["pdfimages", "-list", str(PDF)], capture_output=True,
+                             text=True, check=True).stdout.splitlines()[2:]
+    with_images = {int(line.split()[0]) for line in listing if line.strip()}
+    title = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf8"))["title"]
+    thin = []
+    for number, text in enumerate(_page_texts(), start=1):
+        # What is left without the running header and footer (book title, page number,
+        # chapter or section name): the page's own content.
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        body = [line for line in lines if title not in line and not line.isdigit()]
+        if number > 2 and number not in with_images and len("".join(body)) < 80:
+            thin.append((number, " | ".join(lines)[:80]))
+    assert thin == [], f"blank or nearly empty pages: {thin}"
+
+
+def test_title_page_names_the_edition_and_its_source():
+    first, back = _page_texts()[:2]
+    assert re.search(r"Version \d+\.\d+\.\d+ \(commit ([0-9a-f]{7,}\+?|unknown)\)", first), first
+    assert "Source: https://github.com/" in back or "local checkout" in back, back
+
+
+def test_citations_and_bibliography_use_the_same_labels():
+    """Numbers both ways: a citation reads [3], and entry [3] of the bibliography is the
+    work it cites (the keys are checked in the LaTeX source, the labels in the PDF)."""
+    tex = (LATEX / "book.tex").read_text(encoding="utf8")
+    items = dict(re.findall(r"\\bibitem\[([^\]]*)\]\{([^}]*)\}", tex))
+    assert items, "no bibliography in the PDF"
+    assert all(label.isdigit() for label in items), f"labels are not numbers: {list(items)}"
+    cited = set(re.findall(r"\\hyperlink\{cite\.([^}]*)\}\{([^}]*)\}", tex))
+    assert cited, "no citation in the PDF"
+    wrong = [(key, shown) for key, shown in cited if items.get(shown) != key]
+    assert wrong == [], f"citations whose label is not their bibliography entry's: {wrong}"
+    text = _squash(pdf_text())
+    for label in items:
+        assert f"[{label}]" in text
+    assert len(re.findall(r"^\s*(Bibliography|BIBLIOGRAPHY)\s*$", pdf_text(), re.M)) == 0
