@@ -271,15 +271,15 @@ def _read(file: Any, where: str) -> Any:
                              f"{size} bytes{hint}; {_EXPECTED}")
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
-    except OSError:
-        raise
+    except (PermissionError, FileNotFoundError, IsADirectoryError):
+        raise  # the file system's own answer, with the path
     except pickle.UnpicklingError as error:
         if "Weights only load failed" in str(error):
             raise ValueError(
                 f"file {where} holds objects that torch.load(weights_only=True) refuses (e.g. "
                 f"a whole pickled nn.Module, from torch.save(model)); {_EXPECTED}") from None
         raise ValueError(f"file {where} is not a checkpoint: {error}; {_EXPECTED}") from None
-    except Exception as error:  # noqa: BLE001 - EOFError, zip errors: truncated or foreign
+    except Exception as error:  # noqa: BLE001 - EOFError, zip and seek errors: truncated
         first = str(error).splitlines()[0][:200] if str(error) else "no more data"
         raise ValueError(f"file {where} is not a checkpoint, or a truncated one "
                          f"({type(error).__name__}: {first}); {_EXPECTED}") from None

@@ -425,9 +425,10 @@ class FastBiGRU(nn.GRU):
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating-point torch.dtype, got {describe(dtype)}")
         _check_device_name(device)
-        per_layer = [3 * hidden_size * (size + hidden_size + 2)  # w_ih, w_hh, two biases
-                     for size in [input_size] + [2 * hidden_size] * (num_layers - 1)]
-        check_elements("FastBiGRU's parameters", 2 * sum(per_layer),
+        per_input = 3 * hidden_size  # w_ih, w_hh and the biases: 3H rows each
+        count = 2 * per_input * (input_size + hidden_size + 2  # two directions, layer 0
+                                 + (num_layers - 1) * (3 * hidden_size + 2))  # 2H inputs
+        check_elements("FastBiGRU's parameters", count,
                        f"input_size={input_size}, hidden_size={hidden_size}, "
                        f"num_layers={num_layers}")
         super().__init__(

@@ -92,7 +92,8 @@ def _check_weight(module: object, name: object) -> Tensor:
     if not isinstance(name, str):
         raise TypeError(f"name must be a str naming a parameter, got {describe(name)}")
     if parametrize.is_parametrized(module, name):
-        raise ValueError(f"{name!r} of {type(module).__name__} is already parametrized")
+        raise ValueError(f"module: {name!r} of {type(module).__name__} is already "
+                         f"parametrized (parametrize.remove_parametrizations undoes it)")
     params = dict(module.named_parameters(recurse=False))
     if name not in params:
         raise ValueError(
