@@ -262,6 +262,8 @@ def save_checkpoint(file: Any, model: nn.Module, optimizer: torch.optim.Optimize
 def _read(file: Any, where: str) -> Any:
     """``torch.load(file, weights_only=True)`` onto the CPU; any failure to read a
     checkpoint becomes a ValueError that says what the file is and what was expected."""
+    if isinstance(file, str | os.PathLike) and Path(file).stat().st_size == 0:
+        raise ValueError(f"file {where} is empty (0 bytes); {_EXPECTED}")
     if not isinstance(file, str | os.PathLike) and file.seekable():
         position, size = file.tell(), file.seek(0, io.SEEK_END)
         file.seek(position)
