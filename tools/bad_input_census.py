@@ -110,12 +110,17 @@ def main() -> int:
                         help="leave out a module, a target or one argument; may be repeated")
     parser.add_argument("--only", action="append", default=[], metavar="MODULE",
                         help="try only these modules; may be repeated")
+    parser.add_argument("--timeout-s", type=float, default=None,
+                        help="seconds after which a call counts as a hang (default: the "
+                             "test's CALL_TIMEOUT_S)")
     parser.add_argument("--memory-gb", type=float, default=None,
                         help="cap the address space (RLIMIT_AS) at this many GiB")
     options = parser.parse_args()
     if options.memory_gb is not None:
         limit = int(options.memory_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if options.timeout_s is not None:
+        suite.CALL_TIMEOUT_S = options.timeout_s
     start = time.perf_counter()
     results, valid = census(options.max_examples, tuple(options.skip), tuple(options.only))
     seconds = time.perf_counter() - start
