@@ -54,7 +54,7 @@ def _recorder(results: dict, name: str, arg: str):
 
 
 def census(max_examples: int | None = None, skip: tuple[str, ...] = (),
-           only: tuple[str, ...] = ()):
+           only: tuple[str, ...] = (), derandomize: bool = True):
     """{(target, argument, label): (outcome, detail)} over one run of every generator, and
     {(module, label): (outcome, detail)} over the odd-but-valid cases."""
     results: dict[tuple[str, str, str], tuple[str, str]] = {}
@@ -63,8 +63,10 @@ def census(max_examples: int | None = None, skip: tuple[str, ...] = (),
                 only and name.split(".")[0] not in only):
             continue
         run = given(bad=suite.TARGETS[name].bad[arg])(_recorder(results, name, arg))
-        if max_examples is not None:
-            run = settings(max_examples=max_examples)(run)
+        # derandomize: the same inputs in every run of the same suite, so that a census of
+        # older code and one of newer code try the same inputs
+        run = settings(derandomize=derandomize, database=None,
+                       **({} if max_examples is None else {"max_examples": max_examples}))(run)
         run()
     valid = {}
     for module, label in suite.valid_cases():
@@ -108,6 +110,8 @@ def main() -> int:
                         help="print every input, not only those that did not end well")
     parser.add_argument("--skip", action="append", default=[], metavar="TARGET[:ARG]",
                         help="leave out a module, a target or one argument; may be repeated")
+    parser.add_argument("--random", action="store_true",
+                        help="draw new inputs (default: the same inputs every run)")
     parser.add_argument("--only", action="append", default=[], metavar="MODULE",
                         help="try only these modules; may be repeated")
     parser.add_argument("--timeout-s", type=float, default=None,
@@ -122,7 +126,8 @@ def main() -> int:
     if options.timeout_s is not None:
         suite.CALL_TIMEOUT_S = options.timeout_s
     start = time.perf_counter()
-    results, valid = census(options.max_examples, tuple(options.skip), tuple(options.only))
+    results, valid = census(options.max_examples, tuple(options.skip),
+                            tuple(options.only), not options.random)
     seconds = time.perf_counter() - start
     lines, all_ok = table(results, valid)
     print("\n".join(lines))
