@@ -6,8 +6,9 @@ exception they must raise. One test per (target, argument) replaces that argumen
 generated bad value and asserts the package's contract:
 
 1. the exception is the expected one (``TypeError`` for a wrong type, ``ValueError`` for
-   a wrong value), never another (``AttributeError``, torch's ``RuntimeError``) and never
-   none at all;
+   a wrong value; the documented ``OSError`` for a missing path and ``FloatingPointError``
+   for a non-finite loss), never another (``AttributeError``, torch's ``RuntimeError``, a
+   hang) and never none at all;
 2. the message names the argument, and shows what was given (its type for a wrong type,
    the number for a wrong int);
 3. nothing changed: parameters, buffers, ``requires_grad``, ``.grad``, the train/eval mode
@@ -33,12 +34,14 @@ Registering a module (a few lines; see the sections below for examples)::
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import io
 import math
 import os
 import random
 import re
+import shutil
 import signal
 import tempfile
 from collections.abc import Callable
@@ -92,6 +95,7 @@ from birnn_utils import (  # noqa: E402
 F64 = torch.float64
 CAP = getattr(validation, "MAX_ELEMENTS", 10**8)  # the cap on sizes (issue 30)
 SCRATCH = Path(tempfile.mkdtemp(prefix="bad_inputs_"))  # files the checkpoint cases write
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 CALL_TIMEOUT_S = 60  # a call that runs longer hangs: a crash (``local_peak_ceiling(10**12)``)
 
 # ----------------------------------------------------------------------------- machinery
