@@ -18,8 +18,8 @@ export PYTHONHASHSEED := 0
 export CUDA_VISIBLE_DEVICES :=
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test lint unit nbval nbval-portable build execute bench serve lock clean \
-  pdf pdf-test texlive gpu-check
+.PHONY: help venv book test lint unit nbval nbval-portable nbval-legacy build execute bench serve \
+  lock clean pdf pdf-test texlive gpu-check
 
 help:
 	@echo "make book     create .venv, install pinned deps, build the site into _build/html"
@@ -28,6 +28,7 @@ help:
 	@echo "make pdf      the whole book as one PDF, _build/latex/book.pdf (xelatex, TeX Live)"
 	@echo "make pdf-test make pdf, then check it: no LaTeX errors, titles, math, figures"
 	@echo "make execute  re-run every notebook in place (NB=path for just one)"
+	@echo "make nbval-legacy  nbval on the code paths of a CPU without AVX (slow; not in make test)"
 	@echo "make bench    benchmark the from-scratch BiGRUs against nn.GRU"
 	@echo "make gpu-check the cuDNN behaviour chapter 6 marks untested (needs a CUDA GPU)"
 	@echo "make serve    serve the built book on http://127.0.0.1:8000"
@@ -127,6 +128,19 @@ nbval-portable: $(STAMP)
 	ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 \
 	  $(BIN)/python tools/timed.py "nbval on AVX2 code paths" -- \
 	  $(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL_ARGS) -q
+
+# Older CPUs (no AVX): run nbval again, one intra-op thread, first with MKL on its SSE4.2
+# kernels, then with ATen's default (non-vectorised) kernels; see CONTRIBUTING.md. Both
+# runs always happen; the target fails if either does. Not part of `make test` (it runs
+# every notebook twice more: minutes); the lead runs it before a release.
+LEGACY_ENVS := MKL_ENABLE_INSTRUCTIONS=SSE4_2 ATEN_CPU_CAPABILITY=default
+
+nbval-legacy: $(STAMP)
+	status=0; for setting in $(LEGACY_ENVS); do \
+	  env $$setting OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	    $(BIN)/python tools/timed.py "nbval with $$setting, one thread" -- \
+	    $(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL_ARGS) -q || status=1; \
+	done; exit $$status
 
 test: $(STAMP) lint unit nbval nbval-portable build browser
 

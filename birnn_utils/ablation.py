@@ -13,7 +13,7 @@ difference is the cost of the missing idea alone. ``make(gru, kernels)`` gives a
 import torch
 
 from birnn_utils import fast, fast_ext
-from birnn_utils.validation import check_module
+from birnn_utils.validation import check_module, describe
 
 COMPILED_IDEAS = {  # row label: the flag of fast_ext's C++ ops that the row switches off
     "- directions on their own threads": fast_ext.PARALLEL,
@@ -173,8 +173,14 @@ VARIANTS = {
 
 
 def make(gru, kernels):
-    """A ``FastBiGRU`` with ``gru``'s weights that runs ``kernels``."""
+    """A ``FastBiGRU`` with ``gru``'s weights that runs ``kernels``: a subclass of
+    ``fast.Kernels`` (the class itself, ``fast_ext.Compiled``, a ``VARIANTS`` entry)."""
     check_module("gru", gru, torch.nn.GRU)
+    if not (isinstance(kernels, type) and issubclass(kernels, fast.Kernels)):
+        raise TypeError(f"kernels must be fast.Kernels or a subclass of it (e.g. "
+                        f"fast_ext.Compiled, ablation.VARIANTS[...]), got {describe(kernels)}")
+    if not gru.bidirectional:
+        raise ValueError("gru must be bidirectional (FastBiGRU is), got bidirectional=False")
     model = fast.FastBiGRU.from_gru(gru)
     model.kernels = kernels
     return model

@@ -9,7 +9,13 @@ import time
 
 import torch
 
+from birnn_utils.reproducibility import MAX_THREADS
 from birnn_utils.validation import check_bool, check_callable, check_float, check_int, describe
+
+MAX_REPS = 10**4
+"""The most repetitions (``reps``, ``calls``) a timing makes; more is a typo that would
+run for days, like ``target_s`` above ``MAX_TARGET_S`` seconds per timing."""
+MAX_TARGET_S = 60.0
 
 
 def bigru_matmul_flops(steps, batch, input_size, hidden, backward=False):
@@ -29,6 +35,8 @@ def _check_fns(fns):
     if not isinstance(fns, dict) or not fns:
         raise TypeError(f"fns must be a non-empty dict of name -> callable, got {describe(fns)}")
     for name, fn in fns.items():
+        if not isinstance(name, str):
+            raise TypeError(f"fns must map str names to callables, got the key {describe(name)}")
         check_callable(f"fns[{name!r}]", fn)
 
 
@@ -51,9 +59,10 @@ def time_interleaved(fns, reps, threads, target_s=0.04):
     own warm-up calls to every timing, which tripled the cost of a short run.
     """
     _check_fns(fns)
-    reps = check_int("reps", reps, minimum=1)
-    threads = check_int("threads", threads, minimum=1)
-    target_s = check_float("target_s", target_s, minimum=0.0, min_inclusive=False)
+    reps = check_int("reps", reps, minimum=1, maximum=MAX_REPS)
+    threads = check_int("threads", threads, minimum=1, maximum=MAX_THREADS)
+    target_s = check_float("target_s", target_s, minimum=0.0, maximum=MAX_TARGET_S,
+                           min_inclusive=False)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -85,10 +94,10 @@ def op_profile(fn, threads, calls=3, top=8, namespaces=("aten",)):
         and all(isinstance(n, str) and n.isidentifier() for n in namespaces)
     ):
         raise TypeError(
-            f"namespaces must be a non-empty tuple of identifiers, got {namespaces!r}"
+            f"namespaces must be a non-empty tuple of identifiers, got {describe(namespaces)}"
         )
-    threads = check_int("threads", threads, minimum=1)
-    calls = check_int("calls", calls, minimum=1)
+    threads = check_int("threads", threads, minimum=1, maximum=MAX_THREADS)
+    calls = check_int("calls", calls, minimum=1, maximum=MAX_REPS)
     top = check_int("top", top, minimum=1)
     from torch.profiler import ProfilerActivity, profile
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from birnn_utils.data import IGNORE_INDEX, SequenceTask
-from birnn_utils.validation import check_int, check_tensor, describe
+from birnn_utils.validation import check_elements, check_int, check_tensor, describe
 
 __all__ = [
     "ALPHABET",
@@ -68,6 +68,9 @@ def load_topics(module: str = "pydoc_data.topics") -> dict[str, str]:
     """
     if not isinstance(module, str):
         raise TypeError(f"module must be a str, got {describe(module)}")
+    if not all(part.isidentifier() for part in module.split(".")):
+        raise ValueError(f"module must be a dotted module name such as 'pydoc_data.topics', "
+                         f"got {module!r}")
     try:
         loaded = importlib.import_module(module)
     except ImportError as error:
@@ -77,13 +80,15 @@ def load_topics(module: str = "pydoc_data.topics") -> dict[str, str]:
         ) from error
     topics = getattr(loaded, "topics", None)
     if not isinstance(topics, Mapping):
-        raise ValueError(f"{module}.topics must be a dict of name -> text, got {describe(topics)}")
+        raise ValueError(f"module {module!r}: {module}.topics must be a dict of name -> text, "
+                         f"got {describe(topics)}")
     if not topics:
-        raise ValueError(f"{module}.topics is empty: there is no text to learn from")
+        raise ValueError(f"module {module!r}: {module}.topics is empty: there is no text to "
+                         f"learn from")
     for name, text in topics.items():
         if not isinstance(name, str) or not isinstance(text, str) or not text.strip():
             raise ValueError(
-                f"{module}.topics must map names to non-empty texts, got "
+                f"module {module!r}: {module}.topics must map names to non-empty texts, got "
                 f"{describe(name)} -> {describe(text)}"
             )
     return dict(topics)
@@ -125,7 +130,7 @@ def split_topics(names, test_every: int = 5) -> tuple[list[str], list[str]]:
     parts are non-empty.
     """
     test_every = check_int("test_every", test_every, minimum=2)
-    if isinstance(names, str) or not hasattr(names, "__iter__"):
+    if isinstance(names, str | bytes) or not hasattr(names, "__iter__"):
         raise TypeError(f"names must be an iterable of str, got {describe(names)}")
     names = list(names)
     if not all(isinstance(n, str) for n in names):
@@ -186,6 +191,10 @@ def space_tagging(texts, seq_len: int) -> SequenceTask:
         bad = sorted({c for c in text if c != " " and c not in _INDEX})
         if bad:
             raise ValueError(f"texts must hold only ALPHABET and spaces, got {bad!r}")
+    usable = sum(len(t.replace(" ", "")) // seq_len * seq_len for t in texts)
+    check_elements("the one-hot x", usable * V,
+                   f"texts of {usable} usable characters, seq_len={seq_len}, V={V}")
+    for text in texts:
         tokens, labels = _strip_spaces(text)  # (len,), (len,)
         usable = len(tokens) // seq_len * seq_len
         if usable:
@@ -194,8 +203,8 @@ def space_tagging(texts, seq_len: int) -> SequenceTask:
     if not token_rows:
         longest = max((len(t.replace(" ", "")) for t in texts), default=0)
         raise ValueError(
-            f"no text has seq_len={seq_len} non-space characters (the longest has {longest}): "
-            "the task would be empty"
+            f"texts: no text has seq_len={seq_len} non-space characters (the longest has "
+            f"{longest}): the task would be empty"
         )
     tokens = torch.cat(token_rows)  # (N, T)
     y = torch.cat(label_rows)  # (N, T)
@@ -205,27 +214,70 @@ def space_tagging(texts, seq_len: int) -> SequenceTask:
 def insert_spaces(tokens: Tensor, spaces: Tensor) -> str:
     """The text of ``tokens`` (T,) with a space after every character where ``spaces``
     (T,) is 1 (``-100`` counts as no space)."""
-    check_tensor("tokens", tokens, dim=1, dtype=torch.int64)
-    check_tensor("spaces", spaces, dim=1, dtype=torch.int64)
+    _check_values("tokens", tokens, dim=1)
+    _check_values("spaces", spaces, dim=1)
     if spaces.shape != tokens.shape:
         raise ValueError(f"spaces must have the shape of tokens {tuple(tokens.shape)}, "
                          f"got {tuple(spaces.shape)}")
     if tokens.numel() and (tokens.min() < 0 or tokens.max() >= V):
         raise ValueError(f"tokens must be in [0, {V}), got values outside")
+    _check_tags("spaces", spaces, (0, 1, IGNORE_INDEX))
     return "".join(ALPHABET[c] + (" " if s == 1 else "")
                    for c, s in zip(tokens.tolist(), spaces.tolist(), strict=True)).strip()
 
 
+def _check_values(name: str, value: object, dim: int) -> Tensor:
+    """An int64 tensor of ``dim`` dimensions that holds values (not on the meta device)."""
+    check_tensor(name, value, dim=dim, dtype=torch.int64)
+    if value.is_meta:
+        raise ValueError(f"{name} must hold values, got {describe(value)} on the meta device")
+    return value
+
+
+def _check_tags(name: str, value: Tensor, allowed: tuple[int, ...]) -> None:
+    bad = value[~torch.isin(value, torch.tensor(allowed, device=value.device))]
+    if bad.numel():
+        raise ValueError(f"{name} must hold only {', '.join(map(str, allowed))}, "
+                         f"got {int(bad[0])}")
+
+
+_FITS_INT64 = max(w for w in range(1, 64) if (V + 1) ** w < 2**63)  # 11 characters
+
+
 def _window_keys(tokens: Tensor, left: int, right: int) -> Tensor:
-    """(N, T) int64 key of the window: the ``left`` characters ending at t and the
-    ``right`` characters after t; positions outside the chunk read as the symbol V."""
+    """Exact keys of the windows: the ``left`` characters ending at t and the ``right``
+    characters after t, positions outside the chunk read as the symbol V. One int64 per
+    window, (N, T), in base V + 1 while that cannot overflow (up to 11 characters); for a
+    wider window two int64 halves, (N, T, 2): a packed key must never wrap (two windows
+    would share it)."""
     n, steps = tokens.shape
-    padded = torch.full((n, steps + left + right), V, dtype=torch.int64)
+    width = left + right
+    padded = torch.full((n, steps + width), V, dtype=torch.int64)
     padded[:, left : left + steps] = tokens
-    key = torch.zeros(n, steps, dtype=torch.int64)
-    for k in range(left + right):  # window position k covers t - left + 1 + k
-        key = key * (V + 1) + padded[:, k + 1 : k + 1 + steps]
-    return key
+
+    def pack(positions: range) -> Tensor:
+        key = torch.zeros(n, steps, dtype=torch.int64)
+        for k in positions:  # window position k covers t - left + 1 + k
+            key = key * (V + 1) + padded[:, k + 1 : k + 1 + steps]
+        return key
+
+    if width <= _FITS_INT64:
+        return pack(range(width))
+    return torch.stack((pack(range(width // 2)), pack(range(width // 2, width))), dim=-1)
+
+
+def _lookup(keys: Tensor, query: Tensor) -> tuple[Tensor, Tensor]:
+    """(where, found): for every query key, its index in the sorted unique ``keys`` and
+    whether it is there. Keys are (K,) int64 or (K, 2) rows (see :func:`_window_keys`)."""
+    if keys.dim() == 1:
+        where = torch.searchsorted(keys, query).clamp(max=len(keys) - 1)
+        return where, keys[where] == query
+    rows = query.reshape(-1, 2)
+    _, inverse = torch.cat((keys, rows)).unique(dim=0, return_inverse=True)
+    index = torch.full((int(inverse.max()) + 1,), -1, dtype=torch.int64)
+    index[inverse[: len(keys)]] = torch.arange(len(keys))
+    where = index[inverse[len(keys):]].view(query.shape[:-1])
+    return where.clamp(min=0), where >= 0
 
 
 class NgramSpacer:
@@ -256,7 +308,7 @@ class NgramSpacer:
         return levels
 
     def _check(self, tokens: object, name: str = "tokens") -> Tensor:
-        tokens = check_tensor(name, tokens, dim=2, dtype=torch.int64)
+        tokens = _check_values(name, tokens, dim=2)
         if tokens.numel() == 0:
             raise ValueError(f"{name} must not be empty, got {describe(tokens)}")
         if tokens.min() < 0 or tokens.max() >= V:
@@ -266,7 +318,7 @@ class NgramSpacer:
 
     def fit(self, tokens: Tensor, y: Tensor) -> NgramSpacer:
         tokens = self._check(tokens)
-        check_tensor("y", y, dim=2, dtype=torch.int64)
+        _check_values("y", y, dim=2)
         if y.shape != tokens.shape:
             raise ValueError(f"y must have the shape of tokens {tuple(tokens.shape)}, "
                              f"got {tuple(y.shape)}")
@@ -276,7 +328,9 @@ class NgramSpacer:
         spaces = y[labelled]
         tables = {}
         for level in self._levels():
-            keys, inverse = _window_keys(tokens, *level)[labelled].unique(return_inverse=True)
+            window = _window_keys(tokens, *level)[labelled]  # (M,) or (M, 2) exact keys
+            keys, inverse = window.unique(return_inverse=True, dim=0 if window.dim() > 1
+                                          else None)
             count = torch.bincount(inverse, minlength=len(keys))
             ones = torch.bincount(inverse, weights=spaces.double(), minlength=len(keys))
             tables[level] = (keys, (2 * ones > count).long())  # sorted keys -> majority
@@ -292,9 +346,8 @@ class NgramSpacer:
         done = torch.zeros(tokens.shape, dtype=torch.bool)
         for level in self._levels():
             keys, vote = self.tables[level]
-            query = _window_keys(tokens, *level)
-            where = torch.searchsorted(keys, query).clamp(max=len(keys) - 1)
-            found = (keys[where] == query) & ~done
+            where, found = _lookup(keys, _window_keys(tokens, *level))
+            found &= ~done
             prediction[found] = vote[where][found]
             done |= found
         return prediction
@@ -321,11 +374,16 @@ class SpaceScores(NamedTuple):
 def space_scores(prediction: Tensor, y: Tensor) -> SpaceScores:
     """:class:`SpaceScores` of ``prediction`` against ``y`` (same shape, int64; ``y == -100``
     positions are ignored)."""
-    check_tensor("prediction", prediction, dtype=torch.int64)
-    check_tensor("y", y, dtype=torch.int64)
+    for name, value in (("prediction", prediction), ("y", y)):
+        check_tensor(name, value, dtype=torch.int64)
+        if value.is_meta:
+            raise ValueError(f"{name} must hold values, got {describe(value)} on the meta "
+                             f"device")
     if prediction.shape != y.shape:
         raise ValueError(f"prediction must have the shape of y {tuple(y.shape)}, "
                          f"got {tuple(prediction.shape)}")
+    _check_tags("prediction", prediction, (0, 1))
+    _check_tags("y", y, (0, 1, IGNORE_INDEX))
     labelled = _labelled(y)
     p, t = prediction[labelled] == 1, y[labelled] == 1
     hits = int((p & t).sum())

@@ -19,15 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from birnn_utils.validation import check_int, check_seed, describe
+from birnn_utils.validation import MAX_ELEMENTS, check_elements, check_int, check_seed, describe
 
 __all__ = ["IGNORE_INDEX", "SequenceTask", "shifted_copy", "local_peak", "random_lengths"]
 
 IGNORE_INDEX = -100
-MAX_ELEMENTS = 10**8
-"""The largest one-hot ``x`` (``n * seq_len * vocab`` entries, 400 MB of float32) a task
-builds: the book's tasks are tiny, and a typo such as ``n=10**9`` should be an error, not
-an attempt to allocate terabytes."""
+# MAX_ELEMENTS (from birnn_utils.validation, the one cap on sizes) bounds the one-hot x
+# (``n * seq_len * vocab`` entries, 400 MB of float32): a typo such as ``n=10**9`` is an
+# error, not an attempt to allocate terabytes.
 
 
 class _SequenceTaskFields(NamedTuple):
@@ -63,11 +62,8 @@ def _check_sizes(n: object, seq_len: object, vocab: object, seed: object) -> Non
     n, seq_len = check_int("n", n, minimum=1), check_int("seq_len", seq_len, minimum=1)
     vocab = check_int("vocab", vocab, minimum=2)
     check_seed("seed", seed)
-    if n * seq_len * vocab > MAX_ELEMENTS:
-        raise ValueError(
-            f"n * seq_len * vocab must be <= {MAX_ELEMENTS:.0e} (the one-hot x), got "
-            f"n={n}, seq_len={seq_len}, vocab={vocab}: {n * seq_len * vocab:.3g} entries"
-        )
+    check_elements("the one-hot x", n * seq_len * vocab,
+                   f"n * seq_len * vocab with n={n}, seq_len={seq_len}, vocab={vocab}")
 
 
 def _random_tokens(n: int, seq_len: int, vocab: int, seed: int) -> Tensor:

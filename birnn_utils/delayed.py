@@ -23,11 +23,22 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from birnn_utils.validation import check_choice, check_int, check_tensor
+from birnn_utils.validation import (
+    MAX_ELEMENTS,
+    check_choice,
+    check_elements,
+    check_int,
+    check_like,
+    check_tensor,
+)
 
-__all__ = ["DelayedTagger", "local_peak_ceiling"]
+__all__ = ["DelayedTagger", "local_peak_ceiling", "MAX_CEILING_VOCAB"]
 
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+MAX_CEILING_VOCAB = 10**6
+"""The largest ``vocab`` of :func:`local_peak_ceiling`: its sum runs over every token value
+in Python (about a second for 10**6); ``vocab=10**12`` would never return."""
 
 
 class DelayedTagger(nn.Module):
@@ -44,8 +55,13 @@ class DelayedTagger(nn.Module):
         input_size = check_int("input_size", input_size, minimum=1)
         hidden_size = check_int("hidden_size", hidden_size, minimum=1)
         num_classes = check_int("num_classes", num_classes, minimum=1)
-        self.delay = check_int("delay", delay, minimum=0)
+        self.delay = check_int("delay", delay, minimum=0, maximum=MAX_ELEMENTS)
         check_choice("cell", cell, sorted(_CELLS))
+        check_elements("DelayedTagger's parameters",
+                       _GATES[cell] * hidden_size * (input_size + hidden_size + 2)
+                       + num_classes * (hidden_size + 1),
+                       f"input_size={input_size}, hidden_size={hidden_size}, "
+                       f"num_classes={num_classes}")
         self.rnn = _CELLS[cell](input_size, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, num_classes)
 
@@ -54,7 +70,11 @@ class DelayedTagger(nn.Module):
         if x.shape[-1] != self.rnn.input_size:
             raise ValueError(f"x must have {self.rnn.input_size} features in its last "
                              f"dimension, got shape {tuple(x.shape)}")
+        check_like("x", x, "the model's parameters", self.head.weight)
         n, steps, features = x.shape
+        width = max(features, self.head.in_features)  # I or H per step
+        check_elements("the states", n * (steps + self.delay) * width,
+                       f"x of shape {tuple(x.shape)}, delay={self.delay}")
         tail = x.new_zeros(n, self.delay, features)  # (N, d, I): "nothing more to read"
         states, _ = self.rnn(torch.cat([x, tail], dim=1))  # (N, T + d, H)
         return self.head(states[:, self.delay : self.delay + steps])  # (N, T, C)
@@ -71,8 +91,8 @@ def local_peak_ceiling(vocab: int, radius: int, lookahead: int) -> float:
     the best guess is right with probability ``max(q, 1 - q)``. Averaged over ``c``. Equals
     1 for ``lookahead >= radius``.
     """
-    vocab = check_int("vocab", vocab, minimum=2)
-    radius = check_int("radius", radius, minimum=1)
+    vocab = check_int("vocab", vocab, minimum=2, maximum=MAX_CEILING_VOCAB)
+    radius = check_int("radius", radius, minimum=1, maximum=MAX_ELEMENTS)
     lookahead = check_int("lookahead", lookahead, minimum=0)
     k = min(lookahead, radius)
     total = 0.0

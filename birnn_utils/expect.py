@@ -41,6 +41,12 @@ def _check_match(match: object) -> None:
     if match is not None and not isinstance(match, str):
         raise TypeError(f"match must be a str (a regular expression) or None, "
                         f"got {describe(match)}")
+    if match is not None:
+        try:
+            re.compile(match)
+        except re.error as error:
+            raise ValueError(f"match must be a valid regular expression, got {match!r}: "
+                             f"{error}") from None
 
 
 @contextmanager

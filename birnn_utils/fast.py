@@ -37,7 +37,15 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from birnn_utils.validation import check_bool, check_float, check_int, check_module, describe
+from birnn_utils.validation import (
+    check_bool,
+    check_elements,
+    check_float,
+    check_int,
+    check_like,
+    check_module,
+    describe,
+)
 
 # What a fresh buffer is filled with before the loops write it: 0 touches its pages in bulk
 # (page faults outside the time loop); the tests set NaN to prove every entry is written
@@ -360,6 +368,20 @@ def default_kernels():
     return fast_ext.Compiled if fast_ext.is_loaded() else Kernels
 
 
+def _check_device_name(device: object) -> None:
+    """``None``, a device, its name (``"cpu"``, ``"cuda:0"``) or an index."""
+    if device is None or isinstance(device, torch.device):
+        return
+    if not isinstance(device, str | int) or isinstance(device, bool):
+        raise TypeError(f"device must be a torch.device, a str such as 'cpu' or None, got "
+                        f"{describe(device)}")
+    try:
+        torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device must name a device such as 'cpu' or 'cuda:0', got "
+                         f"{device!r}: {str(error).splitlines()[0][:120]}") from None
+
+
 class FastBiGRU(nn.GRU):
     """Drop-in ``nn.GRU(..., bidirectional=True)`` with a fast hand-written backward.
 
@@ -402,6 +424,13 @@ class FastBiGRU(nn.GRU):
             )
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating-point torch.dtype, got {describe(dtype)}")
+        _check_device_name(device)
+        per_input = 3 * hidden_size  # w_ih, w_hh and the biases: 3H rows each
+        count = 2 * per_input * (input_size + hidden_size + 2  # two directions, layer 0
+                                 + (num_layers - 1) * (3 * hidden_size + 2))  # 2H inputs
+        check_elements("FastBiGRU's parameters", count,
+                       f"input_size={input_size}, hidden_size={hidden_size}, "
+                       f"num_layers={num_layers}")
         super().__init__(
             input_size,
             hidden_size,
@@ -418,6 +447,9 @@ class FastBiGRU(nn.GRU):
     def from_gru(cls, gru: nn.GRU) -> "FastBiGRU":
         """A FastBiGRU configured like bidirectional ``gru``, with a copy of its weights."""
         check_module("gru", gru, nn.GRU)
+        if not gru.bidirectional:
+            raise ValueError("gru must be bidirectional, got bidirectional=False; FastBiGRU "
+                             "has two directions")
         weight = gru.weight_ih_l0
         fast = cls(
             gru.input_size,
@@ -453,17 +485,10 @@ class FastBiGRU(nn.GRU):
             raise ValueError(f"input has no time steps, got shape {shape}")
         if x.dim() == 3 and shape[1 - time_dim] == 0:
             raise ValueError(f"input has an empty batch, got shape {shape}")
-        param = self.weight_ih_l0
-        if x.dtype != param.dtype:
-            raise TypeError(
-                f"input dtype {x.dtype} does not match the parameters' dtype {param.dtype}; "
-                f"convert one of them with .to({param.dtype}) or .to({x.dtype})"
-            )
-        if x.device != param.device:
-            raise ValueError(
-                f"input is on {x.device} but the parameters are on {param.device}; "
-                "move one of them with .to(device)"
-            )
+        check_like("input", x, "the model's parameters", self.weight_ih_l0)
+        steps, batch = shape[time_dim], 1 if x.dim() == 2 else shape[1 - time_dim]
+        check_elements("the gate buffer", steps * 2 * batch * 3 * self.hidden_size,
+                       f"input of shape {shape}, hidden_size={self.hidden_size}")
         if self.dropout > 0 and self.training and self.num_layers > 1:
             raise ValueError(
                 f"FastBiGRU does not apply dropout between layers (dropout={self.dropout} in "
@@ -479,10 +504,7 @@ class FastBiGRU(nn.GRU):
         expected = (2 * self.num_layers, *batch, self.hidden_size)
         if tuple(hx.shape) != expected:
             raise ValueError(f"hx must have shape {expected}, got {tuple(hx.shape)}")
-        if hx.dtype != x.dtype:
-            raise TypeError(f"hx dtype {hx.dtype} does not match the input dtype {x.dtype}")
-        if hx.device != x.device:
-            raise ValueError(f"hx is on {hx.device} but the input is on {x.device}")
+        check_like("hx", hx, "the model's parameters", self.weight_ih_l0)
 
     def forward(self, input, hx=None):
         self._check_input(input, hx)

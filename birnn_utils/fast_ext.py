@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from birnn_utils import fast
-from birnn_utils.validation import check_bool
+from birnn_utils.validation import check_bool, describe
 
 SOURCE = Path(__file__).with_name("csrc") / "bigru_layer.cpp"
 PARALLEL, FUSED, CHUNKED = 1, 2, 4  # the flags of the C++ ops
@@ -158,8 +158,10 @@ class Compiled(fast.Kernels):
 def cpp_source(name: str) -> str:
     """The text of the C++ function ``name``, with the comment and ``template`` line above
     it: what ``inspect.getsource`` is for the Python helpers."""
-    if not (isinstance(name, str) and name.isidentifier()):
-        raise TypeError(f"name must be a C++ identifier (str), got {name!r}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (a C++ identifier), got {describe(name)}")
+    if not name.isidentifier():
+        raise ValueError(f"name must be a C++ identifier, got {name!r}")
     lines = SOURCE.read_text().splitlines()
     starts = [i for i, line in enumerate(lines) if f" {name}(" in line and not line[:1].isspace()]
     if not starts:

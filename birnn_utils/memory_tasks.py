@@ -14,8 +14,8 @@ neither used nor changed.
 import torch
 import torch.nn.functional as F
 
-from birnn_utils.data import IGNORE_INDEX, MAX_ELEMENTS, SequenceTask
-from birnn_utils.validation import check_int, check_seed
+from birnn_utils.data import IGNORE_INDEX, SequenceTask
+from birnn_utils.validation import check_elements, check_int, check_seed
 
 __all__ = ["recall_first_token"]
 
@@ -36,12 +36,9 @@ def recall_first_token(n: int, seq_len: int, vocab: int = 4, noise: int = 4,
     min_lag = check_int("min_lag", min_lag, minimum=1, maximum=seq_len - 1)
     seed = check_seed("seed", seed)
     features = vocab + noise
-    if n * seq_len * features > MAX_ELEMENTS:
-        raise ValueError(
-            f"n * seq_len * (vocab + noise) must be <= {MAX_ELEMENTS:.0e} (the one-hot x), got "
-            f"n={n}, seq_len={seq_len}, vocab + noise={features}: "
-            f"{n * seq_len * features:.3g} entries"
-        )
+    check_elements("the one-hot x", n * seq_len * features,
+                   f"n * seq_len * (vocab + noise) with n={n}, seq_len={seq_len}, "
+                   f"vocab={vocab}, noise={noise}")
     generator = torch.Generator().manual_seed(seed)
     first = torch.randint(vocab, (n, 1), generator=generator)  # (N, 1) the signal
     rest = vocab + torch.randint(noise, (n, seq_len - 1), generator=generator)  # (N, T - 1)

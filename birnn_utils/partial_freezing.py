@@ -17,6 +17,7 @@ one token). Every argument is checked before anything is changed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -24,7 +25,14 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.utils.hooks import RemovableHandle
 
-from birnn_utils.validation import check_int, check_module, check_tensor, describe
+from birnn_utils.validation import (
+    check_device,
+    check_elements,
+    check_int,
+    check_module,
+    check_tensor,
+    describe,
+)
 
 __all__ = ["FrozenEntries", "freeze_rows_by_hook", "freeze_rows_by_mask", "row_mask"]
 
@@ -46,6 +54,7 @@ def row_mask(shape: Sequence[int] | torch.Size, rows: Sequence[int]) -> Tensor:
     if not isinstance(shape, Sequence | torch.Size) or isinstance(shape, str) or not shape:
         raise TypeError(f"shape must be a non-empty tuple of ints, got {describe(shape)}")
     shape = tuple(check_int("each size in shape", s, minimum=1) for s in shape)
+    check_elements("the mask", math.prod(shape), f"shape={shape}")
     rows = _check_rows(rows, shape[0])
     mask = torch.zeros(shape, dtype=torch.bool)
     mask[rows] = True
@@ -68,6 +77,9 @@ class FrozenEntries(nn.Module):
                 f"frozen_mask and frozen_values must have the same shape, got "
                 f"{describe(frozen_mask)} and {describe(frozen_values)}"
             )
+        check_device("frozen_mask", frozen_mask, "frozen_values", frozen_values)
+        if frozen_values.is_meta:
+            raise ValueError("frozen_values must hold values, got a tensor on the meta device")
         self.register_buffer("frozen_mask", frozen_mask.clone())
         self.register_buffer("frozen_values", frozen_values.detach().clone())
 
@@ -80,7 +92,8 @@ def _check_weight(module: object, name: object) -> Tensor:
     if not isinstance(name, str):
         raise TypeError(f"name must be a str naming a parameter, got {describe(name)}")
     if parametrize.is_parametrized(module, name):
-        raise ValueError(f"{name!r} of {type(module).__name__} is already parametrized")
+        raise ValueError(f"module: {name!r} of {type(module).__name__} is already "
+                         f"parametrized (parametrize.remove_parametrizations undoes it)")
     params = dict(module.named_parameters(recurse=False))
     if name not in params:
         raise ValueError(

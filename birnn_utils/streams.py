@@ -20,6 +20,7 @@ its own ``backward()`` (truncated BPTT). Shapes are time-major, as in the book: 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -30,8 +31,11 @@ from birnn_utils.data import IGNORE_INDEX
 from birnn_utils.validation import (
     check_bool,
     check_choice,
+    check_device,
+    check_elements,
     check_float,
     check_int,
+    check_like,
     check_module,
     check_tensor,
     describe,
@@ -50,6 +54,8 @@ __all__ = [
 ]
 
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+_INT64 = torch.iinfo(torch.int64)
 INITIAL_STATES = ("zeros", "learned", "random")
 
 
@@ -77,7 +83,7 @@ def delayed_labels(tokens: Tensor, delay: int, fill: int = IGNORE_INDEX) -> Tens
     """
     check_tensor("tokens", tokens, dim=2, dtype=torch.int64)
     delay = check_int("delay", delay, minimum=0)
-    fill = check_int("fill", fill)
+    fill = check_int("fill", fill, minimum=_INT64.min, maximum=_INT64.max)  # an int64 label
     if delay >= tokens.shape[0]:
         raise ValueError(f"delay must be < the number of steps {tokens.shape[0]}, got {delay}")
     labels = torch.full_like(tokens, fill)  # (T, B)
@@ -116,12 +122,26 @@ def clipped_step(loss: Tensor, optimizer: torch.optim.Optimizer, max_norm: float
                          f"with requires_grad={loss.requires_grad}")
     check_module("optimizer", optimizer, torch.optim.Optimizer)
     max_norm = check_float("max_norm", max_norm, minimum=0, min_inclusive=False)
+    _check_finite_loss(loss)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     optimizer.zero_grad()
     loss.backward()
     norm = nn.utils.clip_grad_norm_(params, max_norm)  # the norm before clipping
     optimizer.step()
     return norm.item()
+
+
+def _check_finite_loss(loss: Tensor) -> None:
+    """A NaN or infinite loss is refused before any gradient is zeroed or step taken, with
+    the FloatingPointError that ``training.fit`` raises in the same case."""
+    if loss.device.type == "meta":
+        raise ValueError(f"loss must hold a value, got {describe(loss)} on the meta device")
+    value = loss.detach().item()
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"clipped_step: the loss is {value}, before its step; nothing was changed (the "
+            f"parameters hold the last finite state; try a smaller lr or max_norm)"
+        )
 
 
 class LearnedInitialState(nn.Module):
@@ -136,9 +156,9 @@ class LearnedInitialState(nn.Module):
         check_module("rnn", rnn, tuple(_CELLS.values()))
         layers = rnn.num_layers * (2 if rnn.bidirectional else 1)
         h_size = rnn.proj_size if getattr(rnn, "proj_size", 0) else rnn.hidden_size
-        like = rnn.weight_hh_l0
-        self.h0 = nn.Parameter(torch.zeros(layers, 1, h_size, dtype=like.dtype))
-        self.c0 = (nn.Parameter(torch.zeros(layers, 1, rnn.hidden_size, dtype=like.dtype))
+        like = rnn.weight_hh_l0  # h0 and c0 get its dtype and device
+        self.h0 = nn.Parameter(like.new_zeros(layers, 1, h_size))
+        self.c0 = (nn.Parameter(like.new_zeros(layers, 1, rnn.hidden_size))
                    if isinstance(rnn, nn.LSTM) else None)
 
     def forward(self, batch_size: int) -> Tensor | tuple[Tensor, Tensor]:
@@ -166,24 +186,39 @@ class StreamTagger(nn.Module):
         num_classes = check_int("num_classes", num_classes, minimum=2)
         check_choice("cell", cell, list(_CELLS))
         self.initial_state = check_choice("initial_state", initial_state, INITIAL_STATES)
-        if dtype not in (torch.float32, torch.float64):
+        if not isinstance(dtype, torch.dtype) or dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {describe(dtype)}")
+        check_elements("StreamTagger's parameters",
+                       _GATES[cell] * hidden_size * (self.vocab + hidden_size + 2)
+                       + num_classes * (hidden_size + 1),
+                       f"vocab={self.vocab}, hidden_size={hidden_size}, "
+                       f"num_classes={num_classes}")
         self.rnn = _CELLS[cell](self.vocab, hidden_size, dtype=dtype)
         self.head = nn.Linear(hidden_size, num_classes, dtype=dtype)
         self.h0 = LearnedInitialState(self.rnn) if initial_state == "learned" else None
 
     def start_state(self, batch_size: int) -> Tensor | tuple[Tensor, Tensor] | None:
         """The state a batch starts from when none is carried in (None means zeros)."""
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        check_elements("the initial state", batch_size * self.rnn.hidden_size,
+                       f"batch_size={batch_size}, hidden_size={self.rnn.hidden_size}")
         if self.initial_state == "learned":
             return self.h0(batch_size)
         if self.initial_state == "random":
             like = self.rnn.weight_hh_l0
-            h = torch.randn(1, batch_size, self.rnn.hidden_size, dtype=like.dtype)
+            h = torch.randn(1, batch_size, self.rnn.hidden_size, dtype=like.dtype,
+                            device=like.device)
             return (h, torch.randn_like(h)) if isinstance(self.rnn, nn.LSTM) else h
         return None
 
     def forward(self, tokens: Tensor, state: Tensor | tuple[Tensor, Tensor] | None = None):
         check_tensor("tokens", tokens, dim=2, dtype=torch.int64)
+        weight = self.head.weight
+        check_device("tokens", tokens, "the model's parameters", weight)
+        check_elements("the one-hot input", tokens.numel() * self.vocab,
+                       f"tokens of shape {tuple(tokens.shape)}, vocab={self.vocab}")
+        if state is not None:
+            self._check_state_type(state)
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.vocab):
             raise ValueError(f"tokens must lie in [0, {self.vocab}), got values in "
                              f"[{tokens.min().item()}, {tokens.max().item()}]")
@@ -195,6 +230,18 @@ class StreamTagger(nn.Module):
         features, state = self.rnn(x, state)  # (tau, B, H), state (1, B, H)
         return self.head(features), state  # (tau, B, C)
 
+    def _check_state_type(self, state: object) -> None:
+        """A carried state: a Tensor (a pair for an LSTM) with the model's dtype and device.
+        Its shape is left to the module, whose RuntimeError chapter 1 shows."""
+        _check_state("state", state)
+        lstm = isinstance(self.rnn, nn.LSTM)
+        if isinstance(state, tuple) != lstm:
+            want = "a pair of Tensors (h, c)" if lstm else "a Tensor h (a GRU/RNN has no c)"
+            raise TypeError(f"state must be {want} for cell={type(self.rnn).__name__}, "
+                            f"got {describe(state)}")
+        for part in state if lstm else (state,):
+            check_like("state", part, "the model's parameters", self.head.weight)
+
 
 class EpochResult(NamedTuple):
     """Per chunk: the mean loss and the gradient norm before clipping."""
@@ -204,13 +251,58 @@ class EpochResult(NamedTuple):
 
 
 def _check_stream(model: object, tokens: object, labels: object, chunk: object) -> int:
+    """Every argument and all the data, before the first chunk is read: a bad token or
+    label in the last chunk must not leave the earlier chunks trained."""
     check_module("model", model)
     check_tensor("tokens", tokens, dim=2, dtype=torch.int64)
     check_tensor("labels", labels, dim=2, dtype=torch.int64)
     if labels.shape != tokens.shape:
         raise ValueError(f"labels must have the shape of tokens {tuple(tokens.shape)}, "
                          f"got {describe(labels)}")
-    return check_int("chunk", chunk, minimum=1)
+    chunk = check_int("chunk", chunk, minimum=1)
+    for name, value in (("tokens", tokens), ("labels", labels)):
+        if value.device.type == "meta":
+            raise ValueError(f"{name} must hold values, got {describe(value)} on the meta "
+                             f"device")
+        param = next(model.parameters(), None)
+        if param is not None:
+            check_device(name, value, "the model's parameters", param)
+    bad = labels[(labels < 0) & (labels != IGNORE_INDEX)]
+    if bad.numel():
+        raise ValueError(f"labels must be class indices >= 0, or {IGNORE_INDEX} for no "
+                         f"label, got {int(bad[0])}")
+    if isinstance(model, StreamTagger):  # its vocabulary and classes are known
+        vocab, classes = model.vocab, model.head.out_features
+        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab):
+            raise ValueError(f"tokens must lie in [0, {vocab}) for the model's vocab, got "
+                             f"values in [{int(tokens.min())}, {int(tokens.max())}]")
+    else:  # another model: one dry run over every chunk, without gradients, says it all
+        classes = _dry_run(model, tokens, chunk)
+    if classes is not None and labels.numel() and int(labels.max()) >= classes:
+        raise ValueError(f"labels must be < {classes}, the model's number of classes (or "
+                         f"{IGNORE_INDEX}), got {int(labels.max())}")
+    return chunk
+
+
+def _dry_run(model: nn.Module, tokens: Tensor, chunk: int) -> int | None:
+    """Run ``model`` over every chunk of ``tokens`` in eval mode, without gradients, with
+    the global RNG and every mode restored; return its number of classes. A chunk it
+    cannot run is a ValueError naming ``tokens``."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    state = logits = None
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            for start in range(0, tokens.shape[0], chunk):
+                logits, state = model(tokens[start:start + chunk], state)
+    except (TypeError, ValueError, RuntimeError, IndexError) as error:
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(f"tokens: the model cannot run on the chunk at step {start}: "
+                         f"{type(error).__name__}: {first}") from error
+    finally:
+        for module, training in modes:
+            module.training = training
+    return None if logits is None else logits.shape[-1]
 
 
 def tbptt_epoch(model: nn.Module, tokens: Tensor, labels: Tensor, *, chunk: int,

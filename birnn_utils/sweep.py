@@ -20,24 +20,49 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.testing import assert_close
 
 from .reverse import first_layers, reverse_direction, reverse_sequence
-from .validation import check_choice, check_int
+from .validation import check_bool, check_choice, check_elements, check_int, check_seed, describe
 
 __all__ = ["KINDS", "make_bidirectional", "random_state", "draw_configuration",
            "check_configuration"]
 
 #: The module types the sweep draws from; ``lstm_proj`` is an LSTM with ``proj_size=1``.
 KINDS = ("rnn_tanh", "rnn_relu", "gru", "lstm", "lstm_proj")
+_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4, "lstm_proj": 4}
+_OPTIONS = ("num_layers", "bias", "batch_first", "dropout", "dtype", "device")
+
+
+def _check_options(options: dict) -> int:
+    """The keyword arguments :func:`make_bidirectional` passes on; returns num_layers."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise TypeError(f"make_bidirectional got unexpected keyword arguments {unknown}; "
+                        f"expected some of {list(_OPTIONS)}")
+    layers = check_int("num_layers", options.get("num_layers", 1), minimum=1)
+    for name in ("bias", "batch_first"):
+        if name in options:
+            check_bool(name, options[name])
+    dtype = options.get("dtype")
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype or None, "
+                        f"got {describe(dtype)}")
+    return layers
 
 
 def make_bidirectional(kind: str, input_size: int, hidden_size: int, **kwargs) -> nn.RNNBase:
     """A bidirectional ``nn.RNN`` (tanh/ReLU), ``nn.GRU``, ``nn.LSTM`` or projected LSTM.
 
     ``kind`` is one of :data:`KINDS`; ``kwargs`` go to the module (``num_layers``, ``bias``,
-    ``batch_first``, ``dtype``).
+    ``batch_first``, ``dropout``, ``dtype``, ``device``; another keyword is a TypeError).
+    A module above the cap on sizes (``validation.MAX_ELEMENTS`` parameters) is refused.
     """
     check_choice("kind", kind, KINDS)
     check_int("input_size", input_size, minimum=1)
     check_int("hidden_size", hidden_size, minimum=2 if kind == "lstm_proj" else 1)
+    layers = _check_options(kwargs)
+    per_direction = _GATES[kind] * hidden_size * (input_size + hidden_size + 2
+                                                  + (layers - 1) * (3 * hidden_size + 2))
+    check_elements("the module's parameters", 2 * per_direction,
+                   f"input_size={input_size}, hidden_size={hidden_size}, num_layers={layers}")
     if kind.startswith("rnn"):
         return nn.RNN(input_size, hidden_size, nonlinearity=kind[4:], bidirectional=True,
                       **kwargs)
@@ -54,19 +79,26 @@ def random_state(module: nn.RNNBase, batch: int, generator: torch.Generator | No
         raise TypeError(f"module must be an nn.RNN, nn.GRU or nn.LSTM, got "
                         f"{type(module).__name__}")
     check_int("batch", batch, minimum=1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {describe(generator)}")
     rows = (2 if module.bidirectional else 1) * module.num_layers
-    dtype = module.weight_ih_l0.dtype
+    like = module.weight_ih_l0
     size = getattr(module, "proj_size", 0) or module.hidden_size
-    h0 = torch.randn(rows, batch, size, dtype=dtype, generator=generator)
+    check_elements("the state", rows * batch * module.hidden_size,
+                   f"batch={batch}, {rows} rows of hidden_size={module.hidden_size}")
+    if generator is not None and generator.device != like.device:
+        raise ValueError(f"generator must be on the module's device {like.device}, "
+                         f"got {generator.device}")
+    options = {"dtype": like.dtype, "device": like.device, "generator": generator}
+    h0 = torch.randn(rows, batch, size, **options)
     if isinstance(module, nn.LSTM):
-        return h0, torch.randn(rows, batch, module.hidden_size, dtype=dtype,
-                               generator=generator)
+        return h0, torch.randn(rows, batch, module.hidden_size, **options)
     return h0
 
 
 def draw_configuration(seed: int) -> dict:
     """The configuration that ``seed`` draws (a plain dict, for counting and printing)."""
-    check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     draw = random.Random(seed)
     kind = draw.choice(KINDS)
     T, B, inputs = draw.randint(1, 8), draw.randint(1, 4), draw.randint(1, 5)  # T, B, I
@@ -88,13 +120,21 @@ def _run(net, inputs, lengths, batch_first, T, state0=None):
 def check_configuration(seed: int) -> tuple[dict, float]:
     """Check the equivalence on the configuration ``seed`` draws (raises on a mismatch).
 
+    The global RNGs are left as they were (the module is initialised inside
+    ``torch.random.fork_rng``, from ``seed``).
+
     Returns the configuration and the largest absolute difference seen between the
     backward outputs and final states of the two computations.
     """
     c = draw_configuration(seed)
+    with torch.random.fork_rng(devices=[]):  # the global RNG is left as it was
+        torch.manual_seed(seed)  # the module's initialisation
+        return _check(c, seed)
+
+
+def _check(c: dict, seed: int) -> tuple[dict, float]:
     T, B, bf, layer = c["T"], c["B"], c["batch_first"], c["layer"]
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # the module's initialisation
     module = make_bidirectional(c["kind"], c["I"], c["H"], num_layers=c["layers"],
                                 bias=c["bias"], batch_first=bf, dtype=torch.float64)
     shape = (B, T, c["I"]) if bf else (T, B, c["I"])

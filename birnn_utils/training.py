@@ -21,23 +21,27 @@ from tqdm import tqdm
 
 from birnn_utils.data import IGNORE_INDEX
 from birnn_utils.validation import (
+    MAX_ELEMENTS,
     check_bool,
     check_choice,
+    check_elements,
     check_float,
     check_int,
+    check_like,
     check_module,
     check_seed,
     check_tensor,
     describe,
 )
 
-__all__ = ["SequenceTagger", "History", "fit", "accuracy", "MAX_PARAMETERS"]
+__all__ = ["SequenceTagger", "History", "fit", "accuracy", "MAX_PARAMETERS", "DEFAULT_LR"]
 
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-MAX_PARAMETERS = 10**8
-"""The largest :class:`SequenceTagger` (number of parameters) that may be built: the book's
-taggers are tiny, and ``hidden_size=10**6`` is a typo, not a model to allocate."""
+MAX_PARAMETERS = MAX_ELEMENTS
+"""The largest :class:`SequenceTagger` (number of parameters) that may be built: the cap on
+sizes of ``birnn_utils.validation``. The book's taggers are tiny, and ``hidden_size=10**6``
+is a typo, not a model to allocate."""
 
 
 class SequenceTagger(nn.Module):
@@ -59,12 +63,9 @@ class SequenceTagger(nn.Module):
         count = (directions * hidden_size * num_classes + num_classes  # the head
                  + per_input * (input_size + hidden_size + 2)  # layer 0
                  + (num_layers - 1) * per_input * ((directions + 1) * hidden_size + 2))
-        if count > MAX_PARAMETERS:
-            raise ValueError(
-                f"SequenceTagger would have more than {MAX_PARAMETERS:.0e} parameters with "
-                f"input_size={input_size}, hidden_size={hidden_size}, num_classes="
-                f"{num_classes}, num_layers={num_layers}; expected a small model"
-            )
+        check_elements("SequenceTagger's parameters", count,
+                       f"input_size={input_size}, hidden_size={hidden_size}, num_classes="
+                       f"{num_classes}, num_layers={num_layers}")
         super().__init__()
         self.rnn = _CELLS[cell](input_size, hidden_size, num_layers=num_layers,
                                 batch_first=True, bidirectional=bidirectional)
@@ -76,10 +77,11 @@ class SequenceTagger(nn.Module):
         if x.shape[-1] != self.rnn.input_size:
             raise ValueError(f"x must be (N, T, {self.rnn.input_size}) for input_size="
                              f"{self.rnn.input_size}, got {describe(x)}")
-        if x.dtype != weight.dtype:
-            raise TypeError(f"x must have the model's dtype {weight.dtype}, got {describe(x)}")
-        if x.device != weight.device:
-            raise ValueError(f"x must be on the model's device {weight.device}, got {x.device}")
+        check_like("x", x, "the model's parameters", weight)
+        rnn = self.rnn
+        gates = rnn.weight_ih_l0.shape[0] // rnn.hidden_size  # 1, 3 or 4
+        check_elements("the states", x.shape[0] * x.shape[1] * 2 * gates * rnn.hidden_size,
+                       f"x of shape {tuple(x.shape)}, hidden_size={rnn.hidden_size}")
         features, _ = self.rnn(x)  # (N, T, D*H)
         return self.head(features)  # (N, T, C)
 
@@ -226,8 +228,11 @@ def _check_fit_args(model, x, y, epochs, lr, batch_size, seed, eval_data, optimi
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"fit: optimizer must be a torch.optim.Optimizer, got "
                             f"{describe(optimizer)}")
+        if lr is not None:  # it would be ignored: the optimizer has its own
+            raise ValueError(f"fit: pass either optimizer or lr, not both (the optimizer's "
+                             f"param_groups hold its lr), got lr={lr!r}")
         return None
-    check_float("lr", lr, minimum=0, min_inclusive=False)
+    check_float("lr", DEFAULT_LR if lr is None else lr, minimum=0, min_inclusive=False)
     if params is None:
         return None
     if isinstance(params, Tensor) or not isinstance(params, Iterable):
@@ -243,7 +248,11 @@ def _check_fit_args(model, x, y, epochs, lr, batch_size, seed, eval_data, optimi
     return params
 
 
-def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float = 1e-2,
+DEFAULT_LR = 1e-2
+_ADAM_BETA1 = 0.9  # Adam's first step is lr / (1 - beta1) = 10 lr: it must fit the dtype
+
+
+def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float | None = None,
         batch_size: int = 32, seed: int = 0, eval_data: tuple[Tensor, Tensor] | None = None,
         optimizer: torch.optim.Optimizer | None = None,
         params: Iterable[nn.Parameter] | None = None, progress: bool = False) -> History:
@@ -251,9 +260,10 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float = 1e-2
 
     Mini-batches of ``batch_size`` in an order shuffled by a local generator seeded with
     ``seed`` (the global RNG is not touched), so a run is reproducible given the model's
-    initial weights. The optimizer defaults to Adam(``lr``) over ``params`` if given (e.g.
-    only the trainable ones) else ``model.parameters()``; pass ``optimizer`` to use your
-    own (then ``params`` and ``lr`` must be left out). ``eval_data = (x_eval, y_eval)`` adds
+    initial weights. The optimizer defaults to Adam(``lr``, default ``DEFAULT_LR = 1e-2``)
+    over ``params`` if given (e.g. only the trainable ones) else ``model.parameters()``;
+    pass ``optimizer`` to use your own (then ``params`` and ``lr`` must be left out: a
+    ValueError, not an lr silently ignored). ``eval_data = (x_eval, y_eval)`` adds
     :func:`accuracy` on it after every epoch. ``progress=True`` shows a tqdm bar.
     Returns a :class:`History`; the model ends in the train/eval modes it started in, also
     when an error stops it. If the loss or a gradient becomes NaN or infinite, it stops
@@ -271,10 +281,12 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int, lr: float = 1e-2
         params = list(model.parameters()) if params is None else params
         if not params:
             raise ValueError("fit: params is empty: the model has no parameter to train")
-        largest = min(torch.finfo(p.dtype).max for p in params)
+        lr = DEFAULT_LR if lr is None else float(lr)
+        largest = min(torch.finfo(p.dtype).max for p in params) * (1 - _ADAM_BETA1)
         if lr > largest:
-            raise ValueError(f"lr must be at most {largest:.3g}, the largest number of the "
-                             f"parameters' dtype, got {lr:g}")
+            raise ValueError(f"lr must be at most {largest:.3g} (Adam's first step is "
+                             f"lr / (1 - 0.9) = 10 lr, which must fit the parameters' dtype), "
+                             f"got {lr:g}")
         optimizer = torch.optim.Adam(params, lr=lr)
 
     generator = torch.Generator().manual_seed(seed)

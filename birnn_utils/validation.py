@@ -8,13 +8,20 @@ the argument, shows what was given and says what was expected, e.g.::
     bidirectional must be a bool, got str 'False'
 
 Bools are not ints (``True`` is no size) and strings are not bools (``'False'`` is truthy).
-Each check returns the value, normalised (``int``, ``float``), so a caller can write
+NumPy scalars (``np.int64(3)``, ``np.float64(0.1)``) are refused everywhere, with a message
+that says to pass ``int(...)`` or ``float(...)``: torch does not take them everywhere, and a
+checkpoint holding one cannot be read back with ``weights_only=True``. Each check returns
+the value, normalised (``int``, ``float``), so a caller can write
 ``n = check_int("n", n, minimum=1)``.
+
+Sizes have one cap, :data:`MAX_ELEMENTS`: a helper that would allocate a tensor (or build
+a model) with more entries refuses *before* allocating, with :func:`check_elements`.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
@@ -34,13 +41,49 @@ __all__ = [
     "check_str",
     "check_seed",
     "check_like",
+    "check_device",
     "check_real_vector",
     "check_mapping",
+    "check_elements",
     "SEED_MAX",
+    "MAX_ELEMENTS",
 ]
 
 SEED_MAX = 2**32 - 1
 """The largest seed that Python's ``random``, NumPy and torch all accept (NumPy's limit)."""
+
+
+MAX_ELEMENTS = 10**8
+"""The cap on sizes: the most entries one tensor (or one model's parameters) that a helper
+allocates may hold, 800 MB of float64. The book's tensors are tiny: ``hidden_size=10**6``
+is a typo to refuse, not a model to build (it would take the machine's memory, or fail
+deep inside the allocator)."""
+
+
+def _number(value: int | float) -> str:
+    """``1e+08`` for a number too long to read, its digits when short; never overflows."""
+    if isinstance(value, int) and abs(value) >= 10**300:
+        return f"{'a negative' if value < 0 else 'an'} int of {len(str(abs(value)))} digits"
+    return f"{value:.3g}" if abs(value) >= 10**7 else str(value)
+
+
+def check_elements(what: str, count: int, given: str) -> int:
+    """Refuse, before allocating, ``what`` of ``count`` entries above :data:`MAX_ELEMENTS`.
+
+    ``given`` names the arguments it is made from and their values, e.g.
+    ``"input_size=3, hidden_size=1000000"``: the message shows them and the cap.
+    """
+    if count > MAX_ELEMENTS:
+        raise ValueError(f"{what} would hold {_number(count)} entries ({given}), above the "
+                         f"cap of {MAX_ELEMENTS:.0e} entries "
+                         f"(birnn_utils.validation.MAX_ELEMENTS); expected smaller sizes")
+    return count
+
+
+def _refuse_numpy(name: str, value: Any, expected: str, convert: str) -> None:
+    if isinstance(value, np.generic):
+        raise TypeError(f"{name} must be {expected}, got the NumPy scalar {describe(value)}; "
+                        f"pass {convert}({name})")
 
 
 def describe(value: Any) -> str:
@@ -65,7 +108,9 @@ def check_bool(name: str, value: Any) -> bool:
 
 def check_int(name: str, value: Any, *, minimum: int | None = None,
               maximum: int | None = None) -> int:
-    """``value`` must be an int (not a bool) in ``[minimum, maximum]`` (bounds optional)."""
+    """``value`` must be an int (not a bool, not a NumPy integer) in ``[minimum, maximum]``
+    (bounds optional)."""
+    _refuse_numpy(name, value, "an int", "int")
     if not isinstance(value, Integral) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {describe(value)}")
     value = int(value)
@@ -83,10 +128,16 @@ def check_int(name: str, value: Any, *, minimum: int | None = None,
 def check_float(name: str, value: Any, *, minimum: float | None = None,
                 maximum: float | None = None, min_inclusive: bool = True,
                 max_inclusive: bool = True) -> float:
-    """``value`` must be a finite real number (not a bool) within the given bounds."""
+    """``value`` must be a finite real number (an int or a float; not a bool, not a NumPy
+    scalar) within the given bounds. An int too large for a float is a ValueError."""
+    _refuse_numpy(name, value, "a real number (an int or a float)", "float")
     if not isinstance(value, Real) or isinstance(value, bool):
         raise TypeError(f"{name} must be a real number, got {describe(value)}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float's range (10**400): no finite float
+        raise ValueError(f"{name} must be a finite number (at most {sys.float_info.max:.3g}"
+                         f" in size), got {_number(int(value))}") from None
     low_ok = minimum is None or (value >= minimum if min_inclusive else value > minimum)
     high_ok = maximum is None or (value <= maximum if max_inclusive else value < maximum)
     if not math.isfinite(value) or not low_ok or not high_ok:
@@ -184,6 +235,7 @@ def check_str(name: str, value: Any, *, nonempty: bool = True) -> str:
 
 def check_seed(name: str, value: Any) -> int:
     """A seed valid for ``random``, NumPy and torch alike: an int in ``[0, 2**32 - 1]``."""
+    _refuse_numpy(name, value, "an int", "int")
     if not isinstance(value, Integral) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {describe(value)}")
     value = int(value)
@@ -202,6 +254,13 @@ def check_like(name: str, value: torch.Tensor, other_name: str, other: torch.Ten
     if value.dtype != other.dtype:
         raise TypeError(f"{name} must have the dtype of {other_name} "
                         f"({str(other.dtype).removeprefix('torch.')}), got {describe(value)}")
+    return check_device(name, value, other_name, other)
+
+
+def check_device(name: str, value: torch.Tensor, other_name: str, other: torch.Tensor
+                 ) -> torch.Tensor:
+    """``value`` must be on the device of ``other`` (``ValueError``): the one wording of a
+    wrong-device input for every model of the package (``other`` is a parameter)."""
     if value.device != other.device:
         raise ValueError(f"{name} must be on the device of {other_name} ({other.device}), "
                          f"got {value.device}")

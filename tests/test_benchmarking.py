@@ -63,8 +63,10 @@ def fail():
         (({},), {"reps": 2, "threads": 1}, TypeError, "fns must be a non-empty dict"),
         (({"x": 1},), {"reps": 2, "threads": 1}, TypeError, r"fns\['x'\] must be callable"),
         (({"f": fail},), {"reps": True, "threads": 1}, TypeError, "reps must be an int, got bool"),
-        (({"f": fail},), {"reps": 0, "threads": 1}, ValueError, "reps must be an int >= 1, got 0"),
-        (({"f": fail},), {"reps": 2, "threads": 0}, ValueError, "threads must be an int >= 1"),
+        (({"f": fail},), {"reps": 0, "threads": 1}, ValueError,
+         r"reps must be an int in \[1, 10000\], got 0"),
+        (({"f": fail},), {"reps": 2, "threads": 0}, ValueError,
+         r"threads must be an int in \[1, 1024\]"),
         (({"f": fail},), {"reps": 2, "threads": 1, "target_s": -1.0}, ValueError, "target_s"),
     ],
 )

@@ -100,7 +100,8 @@ def test_random_lengths_cover_min_to_max_and_use_a_local_seed():
         (lambda: shifted_copy(2, 5, 3, 1, seed=2**32), ValueError, "seed must be an int in"),
         (lambda: shifted_copy(2, 5, 3, True), TypeError, "shift must be an int, got bool"),
         (lambda: shifted_copy(10**6, 10**3, 3, 1), ValueError,
-         r"n \* seq_len \* vocab must be <= 1e\+08"),
+         r"the one-hot x would hold 3e\+09 entries \(n \* seq_len \* vocab with n=1000000, "
+         r"seq_len=1000, vocab=3\), above the cap of 1e\+08"),
         (lambda: local_peak(2, 5, radius="1"), TypeError, "radius must be an int, got str"),
         (lambda: random_lengths(3, 2, 5, seed=-1), ValueError, "seed must be an int in"),
         (lambda: SequenceTask([1], torch.zeros(1, 2), torch.zeros(1, 2)), TypeError,

@@ -104,14 +104,17 @@ def test_local_peak_ceiling_is_one_once_the_window_is_seen_and_rises_before():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: DelayedTagger(4, 6, 3, delay=-1), ValueError, "delay must be an int >= 0, got -1"),
+        (lambda: DelayedTagger(4, 6, 3, delay=-1), ValueError,
+         r"delay must be an int in \[0, 100000000\], got -1"),
         (lambda: DelayedTagger(4, 6, 3, delay=1.0), TypeError, "delay must be an int, got float"),
         (lambda: DelayedTagger(0, 6, 3, delay=1), ValueError, "input_size must be an int >= 1"),
         (lambda: DelayedTagger(4, True, 3, delay=1), TypeError, "hidden_size must be an int"),
         (lambda: DelayedTagger(4, 6, 0, delay=1), ValueError, "num_classes must be an int >= 1"),
         (lambda: DelayedTagger(4, 6, 3, 1, cell="tcn"), ValueError, "cell must be one of"),
-        (lambda: local_peak_ceiling(1, 1, 0), ValueError, "vocab must be an int >= 2, got 1"),
-        (lambda: local_peak_ceiling(8, 0, 0), ValueError, "radius must be an int >= 1, got 0"),
+        (lambda: local_peak_ceiling(1, 1, 0), ValueError,
+         r"vocab must be an int in \[2, 1000000\], got 1"),
+        (lambda: local_peak_ceiling(8, 0, 0), ValueError,
+         r"radius must be an int in \[1, 100000000\], got 0"),
         (lambda: local_peak_ceiling(8, 1, -1), ValueError, "lookahead must be an int >= 0"),
     ],
 )

@@ -200,14 +200,14 @@ def test_bad_inputs_raise_and_change_nothing():
         fast(torch.randn(4, 2, 5))
     with pytest.raises(ValueError, match="no time steps"):
         fast(x[:0])
-    with pytest.raises(TypeError, match="dtype torch.float64 does not match the parameters' "
-                       "dtype torch.float32"):
+    with pytest.raises(TypeError, match=r"input must have the dtype of the model's parameters "
+                       r"\(float32\), got Tensor of shape \(4, 2, 3\) float64"):
         fast(x.double())
     with pytest.raises(ValueError, match=r"hx must have shape \(2, 2, 4\)"):
         fast(x, hx[:1])
     with pytest.raises(TypeError, match="hx must be a tensor .* got tuple"):
         fast(x, (hx, hx))
-    with pytest.raises(TypeError, match="hx dtype torch.float64 does not match"):
+    with pytest.raises(TypeError, match="hx must have the dtype of the model's parameters"):
         fast(x, hx.double())
     with pytest.raises(ValueError, match="use nn.GRU for a one-directional GRU"):
         FastBiGRU(3, 4, bidirectional=False)
@@ -469,9 +469,11 @@ def test_messages_are_in_the_callers_terms():
         fast_gru(torch.zeros(0, 7, 3))
     with pytest.raises(ValueError, match=r"hx must have shape \(2, 2, 4\), got \(2, 7, 4\)"):
         fast_gru(torch.zeros(2, 7, 3), torch.zeros(2, 7, 4))
-    with pytest.raises(ValueError, match="input is on meta but the parameters are on cpu"):
+    with pytest.raises(ValueError, match=r"input must be on the device of the model's "
+                       r"parameters \(cpu\), got meta"):
         fast_gru(torch.zeros(2, 7, 3, device="meta"))
-    with pytest.raises(ValueError, match="hx is on meta but the input is on cpu"):
+    with pytest.raises(ValueError, match=r"hx must be on the device of the model's "
+                       r"parameters \(cpu\), got meta"):
         fast_gru(torch.zeros(2, 7, 3), torch.zeros(2, 2, 4, device="meta"))
     with pytest.raises(TypeError, match="gru must be a GRU, got LSTM"):
         FastBiGRU.from_gru(nn.LSTM(3, 4))
@@ -500,8 +502,10 @@ def test_cpp_source_prints_one_function_with_its_comment():
     assert "gates_backward" not in text
     with pytest.raises(ValueError, match="name must be a function of bigru_layer.cpp, got 'nope'"):
         fast_ext.cpp_source("nope")
-    with pytest.raises(TypeError, match="name must be a C.. identifier .str., got 3"):
+    with pytest.raises(TypeError, match="name must be a str .a C.. identifier., got int 3"):
         fast_ext.cpp_source(3)
+    with pytest.raises(ValueError, match="name must be a C.. identifier, got 'gates forward'"):
+        fast_ext.cpp_source("gates forward")
 
 
 def test_compiled_ladder_switches_off_one_idea_per_row():

@@ -81,7 +81,8 @@ def test_other_seeds_give_other_sequences():
         ({"seed": -1}, ValueError, r"seed must be an int in \[0, 2\*\*32 - 1\].*got -1"),
         ({"seed": 2**32}, ValueError, r"seed must be an int in \[0, 2\*\*32 - 1\]"),
         ({"n": 10**6, "seq_len": 10**3}, ValueError,
-         r"n \* seq_len \* \(vocab \+ noise\) must be <="),
+         r"the one-hot x would hold .* entries \(n \* seq_len \* \(vocab \+ noise\) with "
+         r"n=1000000, seq_len=1000, .*above the cap of 1e\+08"),
         ({"seed": True}, TypeError, "seed must be an int, got bool True"),
         ({"vocab": "4"}, TypeError, "vocab must be an int, got str '4'"),
     ],
