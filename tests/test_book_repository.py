@@ -30,7 +30,7 @@ def build(tmp_path: Path, env_extra: dict[str, str], pdf: bool) -> Path:
     """Build intro + one chapter into tmp_path/book/_build/html, as the workflow would."""
     book = tmp_path / "book"
     (book / "chapters").mkdir(parents=True)
-    for name in ("_config.yml", "references.bib"):
+    for name in ("_config.yml", "references.bib", "pyproject.toml"):
         shutil.copy(ROOT / name, book / name)
     # The real front page's PDF paragraph, and a chapter with only a setup cell.
     [pdf_line] = [line for line in (ROOT / "intro.md").read_text().splitlines()

@@ -88,8 +88,11 @@ def edition(root: Path) -> str:
     The version is the helper package's (pyproject.toml); the commit is ``HEAD``'s, with
     ``+`` when the working tree has changes, or ``unknown`` outside a git checkout.
     """
-    version = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf8"))[
-        "project"]["version"]
+    try:
+        version = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf8"))[
+            "project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        version = "unknown"
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, check=True,
                              capture_output=True, text=True).stdout.strip()
