@@ -56,6 +56,7 @@ from birnn_utils import (  # noqa: E402
     cells,
     corpus,
     data,
+    delayed,
     display,
     freezing,
     gates,
@@ -637,6 +638,12 @@ register(data.local_peak, lambda: {"n": 3, "seq_len": 5, "vocab": 4, "seed": 0, 
          n=_SIZE | ints_outside(None, 10**7), seq_len=NOT_INT | ints_outside(3, 10**8),
          vocab=NOT_INT | ints_outside(2, 10**7), seed=NOT_INT | ints_outside(0, 2**32 - 1),
          radius=NOT_INT | ints_outside(1, 2))
+register(data.next_symbol,
+         lambda: {"n": 3, "seq_len": 5, "symbols": 4, "blank_prob": 0.7, "seed": 0},
+         n=_SIZE | ints_outside(None, 10**7), seq_len=NOT_INT | ints_outside(2, 10**8),
+         symbols=NOT_INT | ints_outside(2, 10**7),
+         blank_prob=NOT_REAL | floats_outside(0.0, 1.0) | values(ValueError, 1.0),
+         seed=NOT_INT | ints_outside(0, 2**32 - 1))
 register(data.random_lengths, lambda: {"n": 3, "min_len": 2, "max_len": 5, "seed": 0},
          n=_SIZE | ints_outside(None, 10**8), min_len=NOT_INT | ints_outside(1, 5),
          max_len=NOT_INT | ints_outside(2, None), seed=NOT_INT | ints_outside(0, 2**32 - 1))
@@ -826,6 +833,30 @@ for _name in ("load_topics", "clean_prose", "split_topics", "encode", "space_tag
     EXEMPT[f"corpus.{_name}"] = "bad inputs tested in tests/test_corpus.py (before this suite)"
 EXEMPT["corpus.SpaceScores"] = "a NamedTuple of four floats"
 EXEMPT["corpus.SpacePieces"] = "a NamedTuple of three tensors (space_pieces builds it)"
+
+# ----------------------------------------------------------------------------- delayed
+
+MODULES.append(delayed)
+register(delayed.DelayedTagger,
+         lambda: {"input_size": 4, "hidden_size": 5, "num_classes": 3, "delay": 2,
+                  "cell": "gru"},
+         input_size=_SIZE, hidden_size=_SIZE, num_classes=_SIZE,
+         delay=NOT_INT | ints_outside(0, None),
+         cell=NOT_STR | values(ValueError, "GRU", "transformer", ""))
+register(delayed.DelayedTagger.forward,
+         lambda: {"model": _seeded(lambda: delayed.DelayedTagger(4, 5, 3, delay=2)),
+                  "x": torch.zeros(2, 3, 4)},
+         _call=lambda model, x: model(x),
+         x=bad_tensors("x", grow_dim=2) | derived(
+             ValueError, **{"x[0]": lambda kw: kw["x"][0]}))
+register(delayed.local_peak_ceiling, lambda: {"vocab": 8, "radius": 2, "lookahead": 1},
+         vocab=NOT_INT | ints_outside(2, None), radius=NOT_INT | ints_outside(1, None),
+         lookahead=NOT_INT | ints_outside(0, None))
+register(delayed.next_symbol_ceiling,
+         lambda: {"symbols": 4, "blank_prob": 0.7, "seq_len": 24, "lookahead": 2},
+         symbols=NOT_INT | ints_outside(2, None),
+         blank_prob=NOT_REAL | floats_outside(0.0, 1.0) | values(ValueError, 1.0),
+         seq_len=NOT_INT | ints_outside(2, None), lookahead=NOT_INT | ints_outside(0, None))
 
 # ------------------------------------------------------------------- plotting and display
 
