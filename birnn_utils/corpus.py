@@ -13,6 +13,8 @@ This module turns them into a character-tagging task, with no download:
 - :func:`space_tagging` removes the spaces and labels each remaining character with 1 if a
   space followed it, 0 if not: x (N, T, V) one-hot, y (N, T), as a
   :class:`birnn_utils.data.SequenceTask`;
+- :func:`space_pieces` does the same on sentences (cut further when long) instead of
+  fixed chunks: a padded batch of token ids with their lengths, :class:`SpacePieces`;
 - :class:`NgramSpacer` is the non-neural baseline: a table of counts over a window of
   characters around the gap, with back-off to shorter windows;
 - :func:`space_scores` and :func:`insert_spaces` score and display predictions.
@@ -33,6 +35,7 @@ from torch import Tensor
 
 from birnn_utils.data import IGNORE_INDEX, SequenceTask
 from birnn_utils.validation import check_elements, check_int, check_tensor, describe
+from birnn_utils.varlen import check_lengths
 
 __all__ = [
     "ALPHABET",
@@ -42,6 +45,8 @@ __all__ = [
     "split_topics",
     "encode",
     "space_tagging",
+    "SpacePieces",
+    "space_pieces",
     "insert_spaces",
     "NgramSpacer",
     "SpaceScores",
@@ -57,6 +62,7 @@ V = len(ALPHABET)
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 _UNDERLINE = re.compile(r"^([*=\-~^#+])\1{2,}$")
+_SENTENCE_END = re.compile(r"(?<=[.:]) ")
 
 
 def load_topics(module: str = "pydoc_data.topics") -> dict[str, str]:
@@ -211,6 +217,85 @@ def space_tagging(texts, seq_len: int) -> SequenceTask:
     return SequenceTask(F.one_hot(tokens, V).float(), y, tokens)
 
 
+class SpacePieces(NamedTuple):
+    """Pieces of text of different lengths, spaces removed, padded into one batch.
+
+    ``tokens`` (N, T) int64 character ids, 0 after each piece's end; ``lengths`` (N,)
+    int64 in ``[1, T]``; ``y`` (N, T) int64: 1 if a space followed the character in the
+    text, 0 if not, ``-100`` at each piece's last character and after its end.
+    """
+
+    tokens: Tensor
+    lengths: Tensor
+    y: Tensor
+
+
+def _check_texts(texts: object) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, list | tuple):
+        raise TypeError(f"texts must be a list of str, got {describe(texts)}")
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError(f"texts must all be str, got {describe(texts)}")
+    for text in texts:
+        bad = sorted({c for c in text if c != " " and c not in _INDEX})
+        if bad:
+            raise ValueError(f"texts must hold only ALPHABET and spaces, got {bad!r}")
+    return list(texts)
+
+
+def _pieces(sentence: str, max_len: int) -> list[str]:
+    """``sentence`` cut at its spaces into pieces of at most ``max_len`` non-space
+    characters, greedily (as many whole words as fit); a longer word is cut every
+    ``max_len`` characters."""
+    pieces, words, size = [], [], 0
+    for word in sentence.split():
+        while len(word) > max_len:  # a word longer than a piece: cut it
+            if words:
+                pieces.append(" ".join(words))
+            pieces.append(word[:max_len])
+            word, words, size = word[max_len:], [], 0
+        if words and size + len(word) > max_len:
+            pieces.append(" ".join(words))
+            words, size = [], 0
+        words.append(word)
+        size += len(word)
+    if words:
+        pieces.append(" ".join(words))
+    return pieces
+
+
+def space_pieces(texts, max_len: int) -> SpacePieces:
+    """The space-restoration task on sentences: pieces of different lengths, padded.
+
+    ``texts`` is a list of cleaned texts (see :func:`clean_prose`). Each is cut into
+    sentences after every ``.`` or ``:`` followed by a space; a sentence of more than
+    ``max_len`` non-space characters is cut further at its spaces into pieces of at most
+    ``max_len`` (greedily; a longer word is cut every ``max_len`` characters). In each
+    piece, with its spaces removed, ``y[n, t] = 1`` if a space followed character ``t``,
+    else 0; the gap after a piece's last character is not labelled (``-100``): a piece
+    ends where the text had a space, or where a text or a too-long word ends, and a model
+    would be told the answer there, not asked. Pieces keep the order of the texts.
+    Raises ``ValueError`` if the texts hold no character.
+    """
+    max_len = check_int("max_len", max_len, minimum=1, maximum=10**5)
+    texts = _check_texts(texts)
+    token_rows, label_rows = [], []
+    for text in texts:
+        for sentence in _SENTENCE_END.split(text):
+            for piece in _pieces(sentence, max_len):
+                tokens, labels = _strip_spaces(piece)  # the last label is -100
+                token_rows.append(tokens)
+                label_rows.append(labels)
+    if not token_rows:
+        raise ValueError("texts hold no character: the task would be empty")
+    lengths = torch.tensor([len(row) for row in token_rows])  # (N,)
+    tokens = torch.zeros(len(token_rows), int(lengths.max()), dtype=torch.int64)
+    y = torch.full_like(tokens, IGNORE_INDEX)  # (N, T)
+    for n, (row, labels) in enumerate(zip(token_rows, label_rows, strict=True)):
+        tokens[n, : len(row)] = row
+        y[n, : len(row)] = labels
+    return SpacePieces(tokens, lengths, y)
+
+
 def insert_spaces(tokens: Tensor, spaces: Tensor) -> str:
     """The text of ``tokens`` (T,) with a space after every character where ``spaces``
     (T,) is 1 (``-100`` counts as no space)."""
@@ -244,9 +329,11 @@ def _check_tags(name: str, value: Tensor, allowed: tuple[int, ...]) -> None:
 _FITS_INT64 = max(w for w in range(1, 64) if (V + 1) ** w < 2**63)  # 11 characters
 
 
-def _window_keys(tokens: Tensor, left: int, right: int) -> Tensor:
+def _window_keys(tokens: Tensor, left: int, right: int, lengths: Tensor | None = None
+                 ) -> Tensor:
     """Exact keys of the windows: the ``left`` characters ending at t and the ``right``
-    characters after t, positions outside the chunk read as the symbol V. One int64 per
+    characters after t, positions outside the chunk (or after ``lengths[n]``) read as the
+    symbol V. One int64 per
     window, (N, T), in base V + 1 while that cannot overflow (up to 11 characters); for a
     wider window two int64 halves, (N, T, 2): a packed key must never wrap (two windows
     would share it)."""
@@ -254,6 +341,9 @@ def _window_keys(tokens: Tensor, left: int, right: int) -> Tensor:
     width = left + right
     padded = torch.full((n, steps + width), V, dtype=torch.int64)
     padded[:, left : left + steps] = tokens
+    if lengths is not None:
+        after = torch.arange(steps + left + right) >= left + lengths[:, None]
+        padded[after] = V
 
     def pack(positions: range) -> Tensor:
         key = torch.zeros(n, steps, dtype=torch.int64)
@@ -289,6 +379,8 @@ class NgramSpacer:
     ``right=0`` is a causal rule (it reads only the past, like a forward GRU);
     ``right > 0`` reads the future, like a BiGRU. ``fit(tokens, y)`` with (N, T) int64 tokens
     and labels (``-100`` ignored); ``predict(tokens)`` returns (N, T) int64 in {0, 1}.
+    Both take ``lengths`` (N,) for a padded batch of pieces (:func:`space_pieces`): the
+    characters after ``lengths[n]`` then read as outside the piece, and are predicted 0.
     """
 
     def __init__(self, left: int = 3, right: int = 2):
@@ -316,19 +408,24 @@ class NgramSpacer:
                              f"and max {int(tokens.max())}")
         return tokens
 
-    def fit(self, tokens: Tensor, y: Tensor) -> NgramSpacer:
+    def fit(self, tokens: Tensor, y: Tensor, lengths: Tensor | None = None) -> NgramSpacer:
         tokens = self._check(tokens)
         _check_values("y", y, dim=2)
         if y.shape != tokens.shape:
             raise ValueError(f"y must have the shape of tokens {tuple(tokens.shape)}, "
                              f"got {tuple(y.shape)}")
+        if lengths is not None:
+            lengths = check_lengths(lengths, tokens.shape[1], tokens.shape[0])
+            inside = torch.arange(tokens.shape[1]) < lengths[:, None]
+            if (y[~inside] != IGNORE_INDEX).any():
+                raise ValueError("y must be -100 after each piece's end (lengths)")
         labelled = _labelled(y)
         if not ((y[labelled] == 0) | (y[labelled] == 1)).all():
             raise ValueError("y must hold 0, 1 or -100")
         spaces = y[labelled]
         tables = {}
         for level in self._levels():
-            window = _window_keys(tokens, *level)[labelled]  # (M,) or (M, 2) exact keys
+            window = _window_keys(tokens, *level, lengths)[labelled]  # (M,) or (M, 2) keys
             keys, inverse = window.unique(return_inverse=True, dim=0 if window.dim() > 1
                                           else None)
             count = torch.bincount(inverse, minlength=len(keys))
@@ -338,18 +435,22 @@ class NgramSpacer:
         self.majority = int(2 * spaces.sum() > len(spaces))
         return self
 
-    def predict(self, tokens: Tensor) -> Tensor:
+    def predict(self, tokens: Tensor, lengths: Tensor | None = None) -> Tensor:
         if self.tables is None:
             raise RuntimeError("NgramSpacer.predict called before fit")
         tokens = self._check(tokens)
+        if lengths is not None:
+            lengths = check_lengths(lengths, tokens.shape[1], tokens.shape[0])
         prediction = torch.full(tokens.shape, self.majority, dtype=torch.int64)
         done = torch.zeros(tokens.shape, dtype=torch.bool)
         for level in self._levels():
             keys, vote = self.tables[level]
-            where, found = _lookup(keys, _window_keys(tokens, *level))
+            where, found = _lookup(keys, _window_keys(tokens, *level, lengths))
             found &= ~done
             prediction[found] = vote[where][found]
             done |= found
+        if lengths is not None:
+            prediction[torch.arange(tokens.shape[1]) >= lengths[:, None]] = 0
         return prediction
 
 

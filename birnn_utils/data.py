@@ -11,6 +11,9 @@ neither used nor changed.
 - :func:`local_peak`: label = 1 if the token is larger than all its neighbours within
   ``radius`` steps on *both* sides. A forward RNN sees only the left half of the window and
   must guess the right half; a bidirectional one sees both.
+- :func:`next_symbol`: label = the next non-blank token after t. How far ahead it lies
+  varies from step to step and has no bound: a model that reads a fixed ``d`` steps ahead
+  misses it sometimes, a bidirectional one never.
 """
 
 from typing import NamedTuple
@@ -19,9 +22,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from birnn_utils.validation import MAX_ELEMENTS, check_elements, check_int, check_seed, describe
+from birnn_utils.validation import (
+    MAX_ELEMENTS,
+    check_elements,
+    check_float,
+    check_int,
+    check_seed,
+    describe,
+)
 
-__all__ = ["IGNORE_INDEX", "SequenceTask", "shifted_copy", "local_peak", "random_lengths"]
+__all__ = ["IGNORE_INDEX", "SequenceTask", "shifted_copy", "local_peak", "next_symbol",
+           "random_lengths"]
 
 IGNORE_INDEX = -100
 # MAX_ELEMENTS (from birnn_utils.validation, the one cap on sizes) bounds the one-hot x
@@ -118,6 +129,43 @@ def local_peak(n: int, seq_len: int, vocab: int = 8, seed: int = 0,
     y = torch.full_like(tokens, IGNORE_INDEX)  # (N, T)
     y[:, radius : seq_len - radius] = (centre > neighbours.max(dim=-1).values).long()
     return _task(tokens, y, vocab)
+
+
+def next_symbol(n: int, seq_len: int, symbols: int = 4, blank_prob: float = 0.7,
+                seed: int = 0) -> SequenceTask:
+    """The next symbol to come: ``y[:, t]`` is the first non-blank token strictly after t.
+
+    Each token is, independently, the blank (token ``symbols``) with probability
+    ``blank_prob``, else one of the ``K = symbols`` symbols ``0, ..., K - 1`` uniformly; so
+    ``x`` has ``V = K + 1`` one-hot features and there are ``C = K`` classes.
+    ``y[:, t] = tokens[:, s]`` for the smallest ``s > t`` with ``tokens[:, s] != K``; a
+    step with no symbol after it (always the last one) is unlabelled (-100). The distance
+    ``s - t`` is geometric: larger than ``d`` with probability ``blank_prob ** d`` (before
+    the end of the sequence cuts it off), so the look-ahead a step needs varies from step to
+    step, without bound. Needs ``seq_len >= 2`` and ``0 <= blank_prob < 1``.
+    """
+    n = check_int("n", n, minimum=1)
+    seq_len = check_int("seq_len", seq_len, minimum=2)
+    symbols = check_int("symbols", symbols, minimum=2)
+    blank_prob = check_float("blank_prob", blank_prob, minimum=0.0, maximum=1.0,
+                             max_inclusive=False)
+    check_seed("seed", seed)
+    if n * seq_len * (symbols + 1) > MAX_ELEMENTS:
+        raise ValueError(
+            f"n * seq_len * (symbols + 1) must be <= {MAX_ELEMENTS:.0e} (the one-hot x), got "
+            f"n={n}, seq_len={seq_len}, symbols={symbols}: "
+            f"{n * seq_len * (symbols + 1):.3g} entries"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    blank = torch.rand(n, seq_len, generator=generator, dtype=torch.float64) < blank_prob
+    drawn = torch.randint(symbols, (n, seq_len), generator=generator)  # (N, T)
+    tokens = torch.where(blank, symbols, drawn)  # (N, T), the blank is token K
+    y = torch.full_like(tokens, IGNORE_INDEX)  # (N, T)
+    upcoming = torch.full((n,), IGNORE_INDEX)  # (N,) the next symbol after step t
+    for t in range(seq_len - 1, -1, -1):
+        y[:, t] = upcoming
+        upcoming = torch.where(blank[:, t], upcoming, tokens[:, t])
+    return _task(tokens, y, symbols + 1)
 
 
 def random_lengths(n: int, min_len: int, max_len: int, seed: int = 0) -> Tensor:

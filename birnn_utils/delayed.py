@@ -16,6 +16,10 @@ apply unchanged). With ``delay=0`` it is a plain forward tagger.
 :func:`birnn_utils.data.local_peak` when it has read only ``lookahead`` tokens past the
 one it labels: the ceiling that a delay of ``d`` steps raises, and that only ``d >= radius``
 removes.
+
+:func:`next_symbol_ceiling` is the same bound on :func:`birnn_utils.data.next_symbol`, whose
+label lies a random, unbounded distance ahead: every fixed delay leaves some steps blind,
+fewer the longer it is, and only reading to the end of the sequence leaves none.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from birnn_utils.validation import (
     MAX_ELEMENTS,
     check_choice,
     check_elements,
+    check_float,
     check_int,
     check_like,
     check_tensor,
 )
 
-__all__ = ["DelayedTagger", "local_peak_ceiling", "MAX_CEILING_VOCAB"]
+__all__ = ["DelayedTagger", "local_peak_ceiling", "next_symbol_ceiling", "MAX_CEILING_VOCAB"]
 
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -102,3 +107,36 @@ def local_peak_ceiling(vocab: int, radius: int, lookahead: int) -> float:
         q = below ** (radius - k)
         total += (1 - all_seen_below) + all_seen_below * max(q, 1 - q)
     return total / vocab
+
+
+def next_symbol_ceiling(symbols: int, blank_prob: float, seq_len: int,
+                        lookahead: int) -> float:
+    """Bayes-optimal accuracy on ``next_symbol(n, seq_len, symbols, blank_prob)`` (over its
+    labelled steps, pooled as :func:`birnn_utils.training.accuracy` pools them) for a
+    predictor that has read the sequence up to step ``t + lookahead`` (and knows t and the
+    sequence length, which changes nothing below).
+
+    Write ``K = symbols``, ``p = blank_prob``. A step t with ``L = seq_len - 1 - t`` steps
+    after it is labelled with probability ``1 - p^L`` (a symbol follows somewhere), and the
+    predictor reads ``m = min(lookahead, L)`` of those steps. If one of them holds a symbol,
+    the first one is the label: right for sure. If all ``m`` are blank but a symbol follows
+    later (probability ``p^m - p^L``), that symbol is uniform and independent of everything
+    read, so the best guess is right with probability ``1/K``. Hence, summed over the steps
+    (``L = 1, ..., seq_len - 1``; the last step is never labelled)::
+
+        ceiling = 1 - (1 - 1/K) * sum_L (p^m - p^L) / sum_L (1 - p^L)
+
+    This is ``1/K`` for ``lookahead = 0``, 1 once ``lookahead >= seq_len - 1``, and never
+    below the long-sequence limit ``1 - (1 - 1/K) p^lookahead``, which it approaches as
+    ``seq_len`` grows: near the end of a sequence, "labelled" tells that the symbol is near.
+    """
+    symbols = check_int("symbols", symbols, minimum=2)
+    p = check_float("blank_prob", blank_prob, minimum=0.0, maximum=1.0, max_inclusive=False)
+    seq_len = check_int("seq_len", seq_len, minimum=2)
+    lookahead = check_int("lookahead", lookahead, minimum=0)
+    labelled = blind = 0.0
+    for after in range(1, seq_len):  # L: steps after t, for t = T - 2, ..., 0
+        seen = min(lookahead, after)
+        labelled += 1 - p**after  # P(a symbol follows t)
+        blind += p**seen - p**after  # P(none read, but one follows)
+    return 1 - (1 - 1 / symbols) * blind / labelled

@@ -90,6 +90,7 @@ from birnn_utils import (  # noqa: E402
     sweep,
     training,
     validation,
+    varlen,
 )
 
 F64 = torch.float64
@@ -787,6 +788,12 @@ register(data.local_peak, lambda: {"n": 3, "seq_len": 5, "vocab": 4, "seed": 0, 
          n=_SIZE | ints_outside(None, 10**7), seq_len=NOT_INT | ints_outside(3, 10**8),
          vocab=NOT_INT | ints_outside(2, 10**7), seed=NOT_INT | ints_outside(0, 2**32 - 1),
          radius=NOT_INT | ints_outside(1, 2))
+register(data.next_symbol,
+         lambda: {"n": 3, "seq_len": 5, "symbols": 4, "blank_prob": 0.7, "seed": 0},
+         n=_SIZE | ints_outside(None, 10**7), seq_len=NOT_INT | ints_outside(2, 10**8),
+         symbols=NOT_INT | ints_outside(2, 10**7),
+         blank_prob=NOT_REAL | floats_outside(0.0, 1.0) | values(ValueError, 1.0),
+         seed=NOT_INT | ints_outside(0, 2**32 - 1))
 register(data.random_lengths, lambda: {"n": 3, "min_len": 2, "max_len": 5, "seed": 0},
          n=_SIZE | ints_outside(None, 10**8), min_len=NOT_INT | ints_outside(1, 5),
          max_len=NOT_INT | ints_outside(2, None), seed=NOT_INT | ints_outside(0, 2**32 - 1))
@@ -879,6 +886,113 @@ register(training.fit, lambda: {**_fit_args(), "lr": None,
          lr=values(ValueError, 5.0, 1e-2))  # an lr the optimizer would silently ignore
 register(training.accuracy, lambda: {"model": _half_frozen(), "x": _task()[0], "y": _task()[1]},
          model=NOT_MODULE, x=bad_tensors("x", grow_dim=2, finite=True), y=_Y)
+
+# ---------------------------------------------------------------------------- varlen
+
+MODULES.append(varlen)
+
+
+def _varlen_batch() -> dict:
+    return {"tokens": torch.tensor([[0, 1, 2, 3], [2, 1, 0, 0]]),
+            "lengths": torch.tensor([4, 2]),
+            "y": torch.tensor([[0, 1, 0, -100], [1, -100, -100, -100]])}
+
+
+def _varlen_model(**kind) -> varlen.VarLenTagger:
+    model = _seeded(lambda: varlen.VarLenTagger(4, 3, 2, **kind).double())
+    model.head.eval()  # a mixed mode must survive too
+    return model
+
+
+_VL_TOKENS = bad_tensors("tokens", integer=True, shape=False) | derived(ValueError, **{
+    "tokens.unsqueeze(0)": lambda kw: kw["tokens"].unsqueeze(0),
+    "tokens[:, :0]": lambda kw: kw["tokens"][:, :0],
+    "tokens + 4": lambda kw: kw["tokens"] + 4,
+    "tokens - 1": lambda kw: kw["tokens"] - 1})
+_VL_LENGTHS = bad_tensors("lengths", integer=True, grow_dim=0) | derived(ValueError, **{
+    "lengths * 0": lambda kw: kw["lengths"] * 0,
+    "lengths + 1": lambda kw: kw["lengths"] + 1})
+_VL_MODEL = NOT_MODULE | values(TypeError, nn.GRU(4, 3))
+register(varlen.check_lengths,
+         lambda: {"lengths": torch.tensor([1, 3]), "steps": 3, "n": 2, "name": "lengths"},
+         lengths=_VL_LENGTHS, steps=NOT_INT | ints_outside(1, None),
+         n=NOT_INT | ints_outside(0, None), name=NOT_STR | values(ValueError, ""))
+register(varlen.reverse_padded,
+         lambda: {"x": torch.randn(2, 4, 3, dtype=F64), "lengths": torch.tensor([4, 2])},
+         x=bad_tensors("x", dtype=False, shape=False, device=False) | derived(ValueError, **{
+             "x.unsqueeze(0)": lambda kw: kw["x"].unsqueeze(0),
+             "x[:, :0]": lambda kw: kw["x"][:, :0]}),
+         lengths=_VL_LENGTHS)
+register(varlen.VarLenTagger,
+         lambda: {"vocab": 4, "hidden_size": 3, "num_classes": 2, "bidirectional": False,
+                  "delay": 2},
+         vocab=NOT_INT | ints_outside(1, 10**5), hidden_size=NOT_INT | ints_outside(1, 10**4),
+         num_classes=NOT_INT | ints_outside(1, 10**5), delay=NOT_INT | ints_outside(0, 10**4),
+         bidirectional=NOT_BOOL | values(ValueError, True))
+register(varlen.VarLenTagger.forward,
+         lambda: {"model": _varlen_model(bidirectional=True), **_varlen_batch()},
+         _call=lambda model, tokens, lengths, y: model(tokens, lengths),
+         tokens=_VL_TOKENS, lengths=_VL_LENGTHS)
+for _vl in (varlen.packed_logits, varlen.predict):
+    register(_vl, lambda: {"model": _varlen_model(delay=1), **_varlen_batch()},
+             _call=lambda y, _f=_vl, **kw: _f(**kw),
+             model=_VL_MODEL, tokens=_VL_TOKENS, lengths=_VL_LENGTHS)
+register(varlen.History, lambda: {"loss": [1.0], "eval_score": []},
+         loss=_METRIC_LIST, eval_score=_METRIC_LIST)
+
+
+def _varlen_fit_args() -> dict:
+    return {"model": _varlen_model(), **_varlen_batch(), "epochs": 1, "lr": 0.01,
+            "batch_size": 2, "seed": 0, "eval_data": tuple(_varlen_batch().values()),
+            "score": None, "schedule": "cosine", "progress": False}
+
+
+def _vl_eval(index: int, value: Callable[[torch.Tensor], torch.Tensor]):
+    def make(kw):
+        triple = list(kw["eval_data"])
+        triple[index] = value(triple[index])
+        return tuple(triple)
+    return make
+
+
+register(varlen.fit, _varlen_fit_args, model=_VL_MODEL, tokens=_VL_TOKENS,
+         lengths=_VL_LENGTHS,
+         y=bad_tensors("y", integer=True, grow_dim=1) | derived(ValueError, **{
+             "y with label 2 of C=2": lambda kw: _with_label(kw["y"], 2),
+             "y with label -2": lambda kw: _with_label(kw["y"], -2),
+             "y all -100": lambda kw: torch.full_like(kw["y"], -100),
+             "y labelled on padding": lambda kw: torch.zeros_like(kw["y"])}),
+         epochs=NOT_INT | ints_outside(1, 10**6),
+         lr=NOT_REAL | floats_outside(0.0, 1e3, low_inclusive=False),
+         batch_size=_SIZE, seed=NOT_INT | ints_outside(0, 2**32 - 1), progress=NOT_BOOL,
+         schedule=NOT_STR | values(ValueError, "linear", "Cosine", ""),
+         score=values(TypeError, 3, "f1"),
+         eval_data=generated(st.one_of(st.integers(), st.text(max_size=2)), TypeError)
+         | derived(TypeError, **{
+             "(tokens, lengths)": lambda kw: kw["eval_data"][:2],
+             "(tokens.float(), lengths, y)": _vl_eval(0, lambda t: t.float())})
+         | derived(ValueError, **{
+             "(tokens, lengths[:1], y)": _vl_eval(1, lambda t: t[:1]),
+             "(tokens, lengths, y with 5)": _vl_eval(2, lambda t: _with_label(t, 5))}))
+
+MODULES.append(corpus)
+register(corpus.space_pieces, lambda: {"texts": ["ab cd. ef gh", "ijk"], "max_len": 3},
+         texts=NOT_SEQUENCE | values(TypeError, "ab cd", ["ab", 3], [b"ab"])
+         | values(ValueError, [], [""], [" "], ["Ab"], ["a\tb"]),
+         max_len=NOT_INT | ints_outside(1, 10**5))
+for _name in ("load_topics", "clean_prose", "split_topics", "encode", "space_tagging",
+              "insert_spaces", "NgramSpacer", "space_scores"):
+    EXEMPT[f"corpus.{_name}"] = "bad inputs tested in tests/test_corpus.py (before this suite)"
+EXEMPT["corpus.SpaceScores"] = "a NamedTuple of four floats"
+EXEMPT["corpus.SpacePieces"] = "a NamedTuple of three tensors (space_pieces builds it)"
+
+# ----------------------------------------------------------------------------- delayed
+
+register(delayed.next_symbol_ceiling,
+         lambda: {"symbols": 4, "blank_prob": 0.7, "seq_len": 24, "lookahead": 2},
+         symbols=NOT_INT | ints_outside(2, None),
+         blank_prob=NOT_REAL | floats_outside(0.0, 1.0) | values(ValueError, 1.0),
+         seq_len=NOT_INT | ints_outside(2, None), lookahead=NOT_INT | ints_outside(0, None))
 
 # ------------------------------------------------------------------- plotting and display
 

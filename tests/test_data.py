@@ -1,11 +1,18 @@
-"""Synthetic tasks: labels against plain-Python references, shapes, seeding, bad inputs."""
+"""Synthetic tasks: labels against plain-Python references, shapes, seeding, rates, bad inputs."""
 
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from birnn_utils.data import IGNORE_INDEX, SequenceTask, local_peak, random_lengths, shifted_copy
+from birnn_utils.data import (
+    IGNORE_INDEX,
+    SequenceTask,
+    local_peak,
+    next_symbol,
+    random_lengths,
+    shifted_copy,
+)
 
 
 def check_encoding(task, n, seq_len, vocab):
@@ -51,6 +58,38 @@ def test_local_peak_labels_match_a_loop(n, seq_len, vocab, radius, seed):
             assert task.y[i, t].item() == expected
 
 
+@given(n=st.integers(1, 4), seq_len=st.integers(2, 12), symbols=st.integers(2, 5),
+       blank_prob=st.floats(0.0, 0.95), seed=st.integers(0, 1000))
+def test_next_symbol_labels_are_the_next_non_blank_token(n, seq_len, symbols, blank_prob,
+                                                         seed):
+    task = next_symbol(n, seq_len, symbols, blank_prob, seed)
+    check_encoding(task, n, seq_len, symbols + 1)
+    tokens = task.tokens.tolist()
+    for i in range(n):
+        for t in range(seq_len):
+            later = [token for token in tokens[i][t + 1 :] if token != symbols]
+            expected = later[0] if later else IGNORE_INDEX
+            assert task.y[i, t].item() == expected
+
+
+def test_next_symbol_draws_blanks_and_symbols_at_the_stated_rates():
+    state = torch.get_rng_state()
+    task = next_symbol(4000, 25, symbols=4, blank_prob=0.7, seed=0)
+    counts = torch.bincount(task.tokens.flatten(), minlength=5).double() / task.tokens.numel()
+    assert abs(counts[4].item() - 0.7) < 0.005  # 100 000 tokens: sd about 0.0015
+    assert torch.allclose(counts[:4], torch.full((4,), 0.3 / 4, dtype=torch.float64),
+                          atol=0.003)
+    # A step with L steps after it is labelled with probability 1 - 0.7^L.
+    labelled = (task.y != IGNORE_INDEX).double().mean(0)  # (T,)
+    expected = 1 - 0.7 ** torch.arange(24, -1, -1, dtype=torch.float64)
+    assert torch.allclose(labelled, expected, atol=0.03)
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG was not used
+    no_blanks = next_symbol(3, 6, symbols=3, blank_prob=0.0, seed=1)
+    assert torch.equal(no_blanks.y[:, :-1], no_blanks.tokens[:, 1:])  # a shifted copy
+    again = next_symbol(4000, 25, symbols=4, blank_prob=0.7, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(task, again, strict=True))
+
+
 def test_tasks_are_seeded_locally():
     state = torch.get_rng_state()
     first, again = local_peak(64, 12, seed=3), local_peak(64, 12, seed=3)
@@ -94,6 +133,15 @@ def test_random_lengths_cover_min_to_max_and_use_a_local_seed():
          r"seed must be an int in \[0, 2\*\*32 - 1\]"),
         (lambda: local_peak(2, 4, radius=2), ValueError, r"seq_len must be >= 2 \* radius .* = 5"),
         (lambda: local_peak(2, 4, radius=0), ValueError, "radius must be an int >= 1, got 0"),
+        (lambda: next_symbol(2, 1), ValueError, "seq_len must be an int >= 2, got 1"),
+        (lambda: next_symbol(2, 5, symbols=1), ValueError, "symbols must be an int >= 2, got 1"),
+        (lambda: next_symbol(2, 5, blank_prob=1.0), ValueError,
+         "blank_prob must be a finite number >= 0.0 and < 1.0, got 1.0"),
+        (lambda: next_symbol(2, 5, blank_prob="0.7"), TypeError,
+         "blank_prob must be a real number, got str"),
+        (lambda: next_symbol(10**6, 10**3, symbols=99), ValueError,
+         r"n \* seq_len \* \(symbols \+ 1\) must be <= 1e\+08"),
+        (lambda: next_symbol(2, 5, seed=-1), ValueError, "seed must be an int in"),
         (lambda: random_lengths(3, 6, 5), ValueError, "min_len=6 > max_len=5"),
         (lambda: random_lengths(3, 0, 5), ValueError, "min_len must be an int >= 1, got 0"),
         (lambda: random_lengths(3, 2, 5.0), TypeError, "max_len must be an int, got float"),

@@ -1,16 +1,17 @@
 """The delayed-output tagger: alignment against a hand-built computation, its look-ahead
 (causal up to t + d, and no further), delay 0 = the plain tagger, training through
-``training.fit``, the local-peak ceiling against brute-force enumeration, bad inputs."""
+``training.fit``, the local-peak and next-symbol ceilings against brute-force enumeration
+(and the next-symbol one against its Bayes rule on a sample), bad inputs."""
 
 import itertools
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from birnn_utils import data, training
-from birnn_utils.delayed import DelayedTagger, local_peak_ceiling
+from birnn_utils.delayed import DelayedTagger, local_peak_ceiling, next_symbol_ceiling
 
 
 def test_output_is_the_state_d_steps_later_on_zero_padded_input():
@@ -101,6 +102,73 @@ def test_local_peak_ceiling_is_one_once_the_window_is_seen_and_rises_before():
     assert majority < local_peak_ceiling(8, 2, 0)  # reading the left half already helps
 
 
+def brute_force_next_symbol_ceiling(symbols, blank_prob, seq_len, lookahead):
+    """Enumerate every sequence with its probability; for each step, group the labelled
+    cases by what the predictor has read (t and tokens up to t + lookahead) and let it
+    answer the label with the most probability; divide by the labelled probability."""
+    blank = symbols
+    mass = {}  # (t, read tokens) -> {label: probability}
+    labelled = 0.0
+    for seq in itertools.product(range(symbols + 1), repeat=seq_len):
+        prob = 1.0
+        for token in seq:
+            prob *= blank_prob if token == blank else (1 - blank_prob) / symbols
+        for t in range(seq_len):
+            later = [token for token in seq[t + 1 :] if token != blank]
+            if not later:
+                continue
+            labelled += prob
+            by_label = mass.setdefault((t, seq[: t + lookahead + 1]), {})
+            by_label[later[0]] = by_label.get(later[0], 0.0) + prob
+    return sum(max(by_label.values()) for by_label in mass.values()) / labelled
+
+
+@given(symbols=st.integers(2, 3), blank_prob=st.sampled_from([0.0, 0.3, 0.7, 0.9]),
+       seq_len=st.integers(2, 5), lookahead=st.integers(0, 5))
+@settings(max_examples=40, deadline=None)
+def test_next_symbol_ceiling_matches_enumeration(symbols, blank_prob, seq_len, lookahead):
+    assert next_symbol_ceiling(symbols, blank_prob, seq_len, lookahead) == pytest.approx(
+        brute_force_next_symbol_ceiling(symbols, blank_prob, seq_len, lookahead), abs=1e-12)
+
+
+def test_next_symbol_ceiling_is_reached_by_the_bayes_rule_on_a_sample():
+    # The rule: answer the first symbol among x_{t+1..t+d}, else symbol 0 (any guess will do).
+    symbols, blank_prob, seq_len = 4, 0.7, 24
+    task = data.next_symbol(20000, seq_len, symbols, blank_prob, seed=5)
+    is_symbol = task.tokens != symbols  # (N, T)
+    labelled = task.y != data.IGNORE_INDEX
+    for d in (0, 1, 2, 4, 8, seq_len - 1):
+        guess = torch.zeros_like(task.y)  # (N, T)
+        for t in range(seq_len):
+            window = is_symbol[:, t + 1 : t + d + 1]  # (N, <= d)
+            if window.shape[1] == 0:
+                continue
+            found = window.any(dim=1)
+            first = window.long().argmax(dim=1) + t + 1  # the first symbol read, if any
+            guess[found, t] = task.tokens[found, first[found]]
+        rule = (guess[labelled] == task.y[labelled]).double().mean().item()
+        ceiling = next_symbol_ceiling(symbols, blank_prob, seq_len, d)
+        assert abs(rule - ceiling) < 0.005  # about 350 000 labelled steps
+        if d == seq_len - 1:
+            assert rule == ceiling == 1.0
+
+
+def test_next_symbol_ceiling_rises_with_the_delay_and_beats_the_long_sequence_limit():
+    for symbols, blank_prob, seq_len in [(4, 0.7, 24), (3, 0.5, 10), (2, 0.9, 40)]:
+        ceilings = [next_symbol_ceiling(symbols, blank_prob, seq_len, d)
+                    for d in range(seq_len + 2)]
+        assert ceilings[0] == pytest.approx(1 / symbols, abs=1e-12)  # blind: a guess
+        pairs = zip(ceilings[: seq_len - 1], ceilings[1:seq_len], strict=True)
+        assert all(a < b for a, b in pairs)  # each step of look-ahead helps, up to the end
+        assert ceilings[seq_len - 1 :] == [1.0] * 3  # reading to the end sees every label
+        for d in range(1, seq_len - 1):
+            limit = 1 - (1 - 1 / symbols) * blank_prob**d
+            assert ceilings[d] > limit  # near the end, "labelled" says the symbol is near
+            far = next_symbol_ceiling(symbols, blank_prob, 4000, d)
+            assert limit < far < limit + 0.01  # ... an edge effect that fades with length
+    assert next_symbol_ceiling(3, 0.0, 6, 1) == 1.0  # no blanks: x_{t+1} is the label
+
+
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
@@ -116,6 +184,16 @@ def test_local_peak_ceiling_is_one_once_the_window_is_seen_and_rises_before():
         (lambda: local_peak_ceiling(8, 0, 0), ValueError,
          r"radius must be an int in \[1, 100000000\], got 0"),
         (lambda: local_peak_ceiling(8, 1, -1), ValueError, "lookahead must be an int >= 0"),
+        (lambda: next_symbol_ceiling(1, 0.7, 8, 1), ValueError,
+         "symbols must be an int >= 2, got 1"),
+        (lambda: next_symbol_ceiling(4, 1.0, 8, 1), ValueError,
+         "blank_prob must be a finite number >= 0.0 and < 1.0, got 1.0"),
+        (lambda: next_symbol_ceiling(4, True, 8, 1), TypeError,
+         "blank_prob must be a real number, got bool"),
+        (lambda: next_symbol_ceiling(4, 0.7, 1, 1), ValueError,
+         "seq_len must be an int >= 2, got 1"),
+        (lambda: next_symbol_ceiling(4, 0.7, 8, -1), ValueError,
+         "lookahead must be an int >= 0, got -1"),
     ],
 )
 def test_bad_constructor_arguments(call, error, match):
@@ -140,3 +218,7 @@ def test_forward_rejects_bad_tensors():
         model(torch.randn(2, 5, 3))
     with pytest.raises(TypeError, match="x must have a floating-point dtype"):
         model(torch.zeros(2, 5, 4, dtype=torch.int64))
+    with pytest.raises(TypeError, match="x must have the model's dtype torch.float32, got"):
+        model(torch.zeros(2, 5, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="x must be on the model's device cpu, got meta"):
+        model(torch.zeros(2, 5, 4, device="meta"))
