@@ -62,17 +62,20 @@ class DelayedTagger(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         check_tensor("x", x, dim=3, floating=True)
         if x.shape[-1] != self.rnn.input_size:
-            raise ValueError(f"x must have {self.rnn.input_size} features in its last "
-                             f"dimension, got shape {tuple(x.shape)}")
+            raise ValueError(f"x must have {self.rnn.input_size} features in "
+                             f"its last dimension, got shape {tuple(x.shape)}")
         weight = self.rnn.weight_ih_l0
         if x.dtype != weight.dtype:
-            raise TypeError(f"x must have the model's dtype {weight.dtype}, got {describe(x)}")
+            raise TypeError(f"x must have the model's dtype {weight.dtype}, "
+                            f"got {describe(x)}")
         if x.device != weight.device:
-            raise ValueError(f"x must be on the model's device {weight.device}, got {x.device}")
+            raise ValueError(f"x must be on the model's device "
+                             f"{weight.device}, got {x.device}")
         n, steps, features = x.shape
-        tail = x.new_zeros(n, self.delay, features)  # (N, d, I): "nothing more to read"
+        d = self.delay
+        tail = x.new_zeros(n, d, features)  # (N, d, I): "nothing more to read"
         states, _ = self.rnn(torch.cat([x, tail], dim=1))  # (N, T + d, H)
-        return self.head(states[:, self.delay : self.delay + steps])  # (N, T, C)
+        return self.head(states[:, d : d + steps])  # (N, T, C)
 
 
 def local_peak_ceiling(vocab: int, radius: int, lookahead: int) -> float:
