@@ -24,6 +24,8 @@ One concept per module; notebooks import from here instead of copying code:
 - ``data``: small synthetic sequence tasks generated in code.
 - ``corpus``: real English text from the standard library's help texts, for restoring spaces.
 - ``delayed``: a unidirectional tagger that answers ``d`` steps late, and look-ahead ceilings.
+- ``varlen``: GRU, delayed GRU and BiGRU taggers for padded batches of different lengths
+  (what packing computes), and their training loop with a per-epoch held-out score.
 - ``training``: a small deterministic training loop.
 - ``plotting``: diagrams of unrolled (Bi)RNNs and training/gradient plots.
 - ``fast``: a fast bidirectional GRU with a hand-written backward pass.

@@ -73,16 +73,17 @@ class DelayedTagger(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         check_tensor("x", x, dim=3, floating=True)
         if x.shape[-1] != self.rnn.input_size:
-            raise ValueError(f"x must have {self.rnn.input_size} features in its last "
-                             f"dimension, got shape {tuple(x.shape)}")
+            raise ValueError(f"x must have {self.rnn.input_size} features in "
+                             f"its last dimension, got shape {tuple(x.shape)}")
         check_like("x", x, "the model's parameters", self.head.weight)
         n, steps, features = x.shape
+        d = self.delay
         width = max(features, self.head.in_features)  # I or H per step
-        check_elements("the states", n * (steps + self.delay) * width,
-                       f"x of shape {tuple(x.shape)}, delay={self.delay}")
-        tail = x.new_zeros(n, self.delay, features)  # (N, d, I): "nothing more to read"
+        check_elements("the states", n * (steps + d) * width,
+                       f"x of shape {tuple(x.shape)}, delay={d}")
+        tail = x.new_zeros(n, d, features)  # (N, d, I): "nothing more to read"
         states, _ = self.rnn(torch.cat([x, tail], dim=1))  # (N, T + d, H)
-        return self.head(states[:, self.delay : self.delay + steps])  # (N, T, C)
+        return self.head(states[:, d : d + steps])  # (N, T, C)
 
 
 def local_peak_ceiling(vocab: int, radius: int, lookahead: int) -> float:

@@ -64,11 +64,14 @@ __all__ = [
     "History",
     "fit",
     "SCHEDULES",
+    "DECAY_START",
 ]
 
-SCHEDULES = ("constant", "cosine")
-"""Learning-rate schedules of :func:`fit`: ``lr`` throughout, or ``lr`` decayed to 0 along
-half a cosine over all the updates."""
+SCHEDULES = ("constant", "decay")
+"""Learning-rate schedules of :func:`fit`: ``"constant"`` keeps ``lr``; ``"decay"`` keeps it
+for the first :data:`DECAY_START` of the updates, then lowers it along a straight line to
+0 at the last update (large steps while the loss falls fast, small ones to settle)."""
+DECAY_START = 0.6
 
 
 def check_lengths(lengths: object, steps: int, n: int, name: str = "lengths") -> Tensor:
@@ -170,13 +173,14 @@ class VarLenTagger(nn.Module):
         return (x * inside[..., None]).to(weight.device)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        x = self.inputs(tokens, lengths)  # (N, T + d, V), zero after each end
+        x = self.inputs(tokens, lengths)  # (N, T + d, V), 0 from each end on
         steps, d = tokens.shape[1], self.delay
         states, _ = self.rnn(x)  # (N, T + d, H)
-        features = states[:, d : d + steps]  # (N, T, H): step t read after t + d
-        if self.rnn_reverse is not None:
-            back, _ = self.rnn_reverse(reverse_padded(x, lengths))  # from each last step
-            features = torch.cat([features, reverse_padded(back, lengths)], dim=-1)
+        features = states[:, d : d + steps]  # (N, T, H): t read after t + d
+        if self.rnn_reverse is not None:  # read each piece from its own end
+            back, _ = self.rnn_reverse(reverse_padded(x, lengths))
+            back = reverse_padded(back, lengths)  # (N, T, H), back in order
+            features = torch.cat([features, back], dim=-1)  # (N, T, 2H)
         return self.head(features)  # (N, T, C)
 
 
@@ -276,6 +280,15 @@ def _check_data(model: VarLenTagger, data: object, where: str, names: tuple[str,
     return tokens, lengths, y
 
 
+def _decayed(lr: float, update: int, updates: int) -> float:
+    """The ``"decay"`` schedule's learning rate at update ``update`` (0-based) of
+    ``updates``."""
+    start = DECAY_START * updates
+    if update < start:
+        return lr
+    return lr * (updates - update) / (updates - start)
+
+
 def _batches(lengths: Tensor, batch_size: int, generator: torch.Generator) -> list[Tensor]:
     """Indices of mini-batches of similar lengths: sorted by length (ties in random
     order), cut into batches of ``batch_size``, the batches in random order."""
@@ -296,13 +309,15 @@ def fit(model: VarLenTagger, tokens: Tensor, lengths: Tensor, y: Tensor, *, epoc
     ``y`` must be ``-100`` after each end. Mini-batches hold sequences of similar lengths
     (few padded steps to compute), each cut to its longest sequence; their membership and
     order come from a local generator seeded with ``seed`` (the global RNG is not
-    touched). ``schedule="cosine"`` decays the learning rate from ``lr`` to 0 over all the
-    updates. ``eval_data = (tokens, lengths, y)`` is scored after every epoch with
-    ``score(prediction, y)`` (default: accuracy over labelled steps), on :func:`predict`'s
-    labels. Returns a :class:`History`. Like ``birnn_utils.training.fit``: every argument
-    is checked before the first step; the train/eval modes are restored, also after an
-    error; a NaN or infinite loss or gradient stops it with a ``FloatingPointError``
-    before that step is taken. ``progress=True`` prints one line per epoch.
+    touched). ``schedule="decay"`` keeps ``lr`` for the first 60 % of the updates, then
+    lowers it linearly to 0 (:data:`SCHEDULES`). ``eval_data = (tokens, lengths, y)`` is
+    scored after every epoch with ``score(prediction, y)`` on :func:`predict`'s labels
+    (default: the accuracy over labelled steps). Returns a :class:`History`.
+
+    Like ``birnn_utils.training.fit``: every argument is checked before the first step;
+    the train/eval modes are restored, also after an error; a NaN or infinite loss or
+    gradient stops it with a ``FloatingPointError`` before that step is taken.
+    ``progress=True`` prints one line per epoch.
     """
     check_module("model", model, VarLenTagger)
     tokens, lengths, y = _check_data(model, (tokens, lengths, y), "fit",
@@ -343,9 +358,9 @@ def fit(model: VarLenTagger, tokens: Tensor, lengths: Tensor, y: Tensor, *, epoc
                 if labelled == 0:  # nothing to learn from; the loss would be NaN
                     update += 1
                     continue
-                if schedule == "cosine":
+                if schedule == "decay":
                     for group in optimizer.param_groups:
-                        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * update / updates))
+                        group["lr"] = _decayed(lr, update, updates)
                 where = f"epoch {epoch + 1} of {epochs}, update {update + 1} of {updates}"
                 logits = model(tokens[index, :steps], lengths[index])  # (b, T_b, C)
                 loss = F.cross_entropy(logits.flatten(0, 1), batch_y.flatten(),

@@ -944,7 +944,7 @@ register(varlen.History, lambda: {"loss": [1.0], "eval_score": []},
 def _varlen_fit_args() -> dict:
     return {"model": _varlen_model(), **_varlen_batch(), "epochs": 1, "lr": 0.01,
             "batch_size": 2, "seed": 0, "eval_data": tuple(_varlen_batch().values()),
-            "score": None, "schedule": "cosine", "progress": False}
+            "score": None, "schedule": "decay", "progress": False}
 
 
 def _vl_eval(index: int, value: Callable[[torch.Tensor], torch.Tensor]):
@@ -965,7 +965,7 @@ register(varlen.fit, _varlen_fit_args, model=_VL_MODEL, tokens=_VL_TOKENS,
          epochs=NOT_INT | ints_outside(1, 10**6),
          lr=NOT_REAL | floats_outside(0.0, 1e3, low_inclusive=False),
          batch_size=_SIZE, seed=NOT_INT | ints_outside(0, 2**32 - 1), progress=NOT_BOOL,
-         schedule=NOT_STR | values(ValueError, "linear", "Cosine", ""),
+         schedule=NOT_STR | values(ValueError, "linear", "Decay", ""),
          score=values(TypeError, 3, "f1"),
          eval_data=generated(st.one_of(st.integers(), st.text(max_size=2)), TypeError)
          | derived(TypeError, **{

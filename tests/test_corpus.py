@@ -21,6 +21,7 @@ from birnn_utils.corpus import (
     encode,
     insert_spaces,
     load_topics,
+    space_pieces,
     space_scores,
     space_tagging,
     split_topics,
@@ -384,3 +385,138 @@ def test_ngram_spacer_rejects_non_tensor_tokens_and_keeps_its_tables(bad):
     with pytest.raises(TypeError, match="tokens must be a torch.Tensor"):
         spacer.fit(bad, torch.zeros(2, 3, dtype=torch.int64))
     assert torch.equal(spacer.tables[2, 1][0], keys) and torch.equal(spacer.tables[2, 1][1], votes)
+
+
+# --- variable-length pieces ------------------------------------------------------------------
+
+def reference_pieces(documents, max_len):
+    """Pieces and labels by hand: sentences after '. ' or ': ', then whole words while they
+    fit (a longer word cut every max_len characters); each piece's last label -100."""
+    pieces = []
+    for text in documents:
+        sentences, current = [], ""
+        for i, c in enumerate(text):
+            if c == " " and i > 0 and text[i - 1] in ".:":
+                sentences.append(current)
+                current = ""
+            else:
+                current += c
+        sentences.append(current)
+        for sentence in sentences:
+            words = [w for w in sentence.split(" ") if w]
+            piece = []
+            for word in words:
+                while len(word) > max_len:
+                    if piece:
+                        pieces.append(piece)
+                    pieces.append([word[:max_len]])
+                    word, piece = word[max_len:], []
+                if piece and sum(map(len, piece)) + len(word) > max_len:
+                    pieces.append(piece)
+                    piece = []
+                piece.append(word)
+            if piece:
+                pieces.append(piece)
+    rows = []
+    for piece in pieces:
+        chars, labels = [], []
+        for k, word in enumerate(piece):
+            chars += list(word)
+            labels += [0] * (len(word) - 1) + [1 if k < len(piece) - 1 else IGNORE_INDEX]
+        rows.append(("".join(chars), labels))
+    return rows
+
+
+texts_with_ends = st.lists(
+    st.tuples(st.lists(words, min_size=1, max_size=6), st.sampled_from([".", ":", ""])),
+    min_size=1, max_size=5).map(lambda parts: " ".join(" ".join(w) + end for w, end in parts))
+
+
+@given(st.lists(texts_with_ends, min_size=1, max_size=3), st.integers(1, 12))
+def test_space_pieces_match_a_plain_python_cutting(documents, max_len):
+    expected = reference_pieces(documents, max_len)
+    task = space_pieces(documents, max_len)
+    assert task.tokens.shape == (len(expected), max(len(c) for c, _ in expected))
+    assert task.lengths.tolist() == [len(c) for c, _ in expected]
+    for row, (chars, labels) in enumerate(expected):
+        n = len(chars)
+        assert "".join(ALPHABET[i] for i in task.tokens[row, :n].tolist()) == chars
+        assert task.y[row, :n].tolist() == labels
+        assert (task.tokens[row, n:] == 0).all() and (task.y[row, n:] == IGNORE_INDEX).all()
+    assert int(task.lengths.max()) <= max_len
+
+
+@given(st.lists(texts_with_ends, min_size=1, max_size=3))
+def test_space_pieces_give_each_text_back_when_no_word_is_too_long(documents):
+    task = space_pieces(documents, 200)
+    restored = [insert_spaces(t[:n], y[:n]) for t, n, y in zip(*task, strict=True)]
+    assert " ".join(restored) == " ".join(" ".join(d.split()) for d in documents)
+
+
+def test_space_pieces_of_the_real_corpus_are_sentences_of_different_lengths():
+    topics = load_topics()
+    _, test = split_topics(topics)
+    task = space_pieces([clean_prose(topics[n]) for n in test], 128)
+    assert task.lengths.min() < 20 < 128 == task.lengths.max()
+    last = task.tokens[torch.arange(len(task.lengths)), task.lengths - 1]
+    assert (last == encode(".")[0]).double().mean() > 0.5  # most pieces end a sentence
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (([], 3), ValueError, "texts hold no character"),
+        (([" ", ""], 3), ValueError, "texts hold no character"),
+        ((["Ab"], 3), ValueError, r"only ALPHABET and spaces, got \['A'\]"),
+        (("ab cd", 2), TypeError, "texts must be a list of str, got str"),
+        ((["ab", 3], 1), TypeError, "texts must all be str"),
+        ((["ab"], 0), ValueError, r"max_len must be an int in \[1, 100000\], got 0"),
+        ((["ab"], 2.0), TypeError, "max_len must be an int, got float"),
+    ],
+)
+def test_space_pieces_bad_inputs(args, error, match):
+    before = copy.deepcopy(args)
+    with pytest.raises(error, match=match):
+        space_pieces(*args)
+    assert args == before
+
+
+@given(st.integers(1, 5), st.integers(2, 8), st.integers(1, 3), st.integers(0, 3),
+       st.integers(0, 10_000), st.integers(2, 4))
+def test_ngram_spacer_with_lengths_matches_the_dict_implementation_on_the_pieces(
+        n, steps, left, right, seed, used):
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(used, (n, steps), generator=generator)
+    lengths = torch.randint(1, steps + 1, (n,), generator=generator)
+    y = torch.randint(0, 2, (n, steps), generator=generator)
+    y[torch.arange(steps) >= lengths[:, None]] = IGNORE_INDEX
+    y[0, 0] = 1
+    test_tokens = torch.randint(used + 1, (3, steps), generator=generator)
+    test_lengths = torch.tensor([steps, 1, max(steps // 2, 1)])
+
+    class Rows:  # lists of different lengths, as the reference reads them
+        def __init__(self, tensor, lengths):
+            self.rows = [r[:k] for r, k in zip(tensor.tolist(), lengths.tolist(), strict=True)]
+
+        def tolist(self):
+            return self.rows
+
+    spacer = NgramSpacer(left, right).fit(tokens, y, lengths)
+    expected = reference_spacer(Rows(tokens, lengths), Rows(y, lengths),
+                                Rows(test_tokens, test_lengths), left, right)
+    predicted = spacer.predict(test_tokens, test_lengths)
+    for row, k in enumerate(test_lengths.tolist()):
+        assert predicted[row, :k].tolist() == expected[row]
+        assert (predicted[row, k:] == 0).all()
+
+
+def test_ngram_spacer_refuses_bad_lengths_and_labels_on_the_padding():
+    tokens = encode("abcabc").view(2, 3)
+    y = torch.tensor([[0, 1, IGNORE_INDEX], [1, IGNORE_INDEX, IGNORE_INDEX]])
+    spacer = NgramSpacer(2, 1).fit(tokens, y, torch.tensor([3, 2]))
+    with pytest.raises(ValueError, match="y must be -100 after each piece's end"):
+        spacer.fit(tokens, y, torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"lengths must be in \[1, 3\]"):
+        spacer.predict(tokens, torch.tensor([0, 2]))
+    with pytest.raises(TypeError, match="lengths must have dtype int64"):
+        spacer.predict(tokens, torch.tensor([1.0, 2.0]))

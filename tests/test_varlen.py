@@ -4,7 +4,6 @@ nn.GRU on a PackedSequence; fit's batches, determinism, learning, schedule, erro
 bad inputs that change nothing."""
 
 import copy
-import math
 import random
 
 import numpy as np
@@ -249,7 +248,7 @@ def test_fit_is_deterministic_and_leaves_the_global_rng_alone():
     for model in models:
         history = varlen.fit(model, *task, epochs=2, lr=1e-2, batch_size=6, seed=5,
                              eval_data=task, score=lambda p, y: float((p == y).sum()),
-                             schedule="cosine")
+                             schedule="decay")
         runs.append((history, model.state_dict()))
     assert runs[0][0] == runs[1][0]
     for name, value in runs[0][1].items():
@@ -279,12 +278,13 @@ def test_the_schedules_set_these_learning_rates_at_each_update(monkeypatch, caps
 
     monkeypatch.setattr(torch.optim, "Adam", Recording)
     task = future_token_task(0, n=12)
-    varlen.fit(make(0, classes=4), *task, epochs=3, lr=0.05, batch_size=4,
-               schedule="cosine", progress=True, eval_data=task)
-    assert capsys.readouterr().out.count("epoch") == 3
-    updates = 3 * 3
-    expected = [0.05 * 0.5 * (1 + math.cos(math.pi * k / updates)) for k in range(updates)]
+    varlen.fit(make(0, classes=4), *task, epochs=5, lr=0.05, batch_size=4,
+               schedule="decay", progress=True, eval_data=task)
+    assert capsys.readouterr().out.count("epoch") == 5
+    # 15 updates: the first 9 (60 %) at lr, then 6 on a line that would reach 0 at 15
+    expected = [0.05] * 9 + [0.05 * (15 - k) / 6 for k in range(9, 15)]
     assert seen == pytest.approx(expected, rel=1e-12)
+    assert seen[-1] == pytest.approx(0.05 / 6) and varlen.DECAY_START == 0.6
     seen.clear()
     varlen.fit(make(0, classes=4), *task, epochs=2, lr=0.05, batch_size=4)
     assert seen == [0.05] * 6
