@@ -1470,15 +1470,33 @@ def _spacer_fit_args() -> dict:
 
 _TOKENS_2D = _int_bads("tokens", corpus.V, one_dim=False) | derived(ValueError, **{
     "tokens[:0]": lambda kw: kw["tokens"][:0]})
-register(corpus.NgramSpacer.fit, _spacer_fit_args,
-         _call=lambda spacer, tokens, y: spacer.fit(tokens, y), tokens=_TOKENS_2D,
+
+
+def _full_lengths(kw: dict) -> torch.Tensor:
+    return torch.full((kw["tokens"].shape[0],), kw["tokens"].shape[1])
+
+
+# lengths=None (every piece fills its row) is valid; the bad ones are built from tokens.
+_LENGTHS = derived(TypeError, **{
+    "lengths as a list": lambda kw: _full_lengths(kw).tolist(),
+    "float lengths": lambda kw: _full_lengths(kw).double()}) | derived(ValueError, **{
+    "lengths 2-D": lambda kw: _full_lengths(kw)[None],
+    "a length of 0": lambda kw: _full_lengths(kw) * 0,
+    "a length past T": lambda kw: _full_lengths(kw) + 1,
+    "one length too few": lambda kw: _full_lengths(kw)[1:]})
+register(corpus.NgramSpacer.fit, lambda: {**_spacer_fit_args(), "lengths": None},
+         _call=lambda spacer, tokens, y, lengths: spacer.fit(tokens, y, lengths),
+         tokens=_TOKENS_2D,
          y=_int_bads("y", 2, one_dim=False) | derived(ValueError, **{
-             "y all -100": lambda kw: torch.full_like(kw["y"], -100)}))
+             "y all -100": lambda kw: torch.full_like(kw["y"], -100)}),
+         lengths=_LENGTHS)
 register(corpus.NgramSpacer.predict,
          lambda: (lambda a: {"spacer": a["spacer"].fit(a["tokens"], a["y"]),
-                             "tokens": a["tokens"]})(_spacer_fit_args()),
-         _call=lambda spacer, tokens: spacer.predict(tokens),
-         tokens=_TOKENS_2D.filter(lambda bad: "grown" not in bad.label))  # any (N, T) is fine
+                             "tokens": a["tokens"], "lengths": None})(_spacer_fit_args()),
+         _call=lambda spacer, tokens, lengths: spacer.predict(tokens, lengths),
+         tokens=_TOKENS_2D.filter(lambda bad: "grown" not in bad.label),  # any (N, T) is fine
+         lengths=_LENGTHS)
+
 register(corpus.space_scores, lambda: {"prediction": _text_task()[1].clamp(min=0),
                                        "y": _text_task()[1]},
          prediction=_int_bads("prediction", 2, one_dim=False) | derived(ValueError, **{

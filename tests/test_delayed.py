@@ -218,7 +218,9 @@ def test_forward_rejects_bad_tensors():
         model(torch.randn(2, 5, 3))
     with pytest.raises(TypeError, match="x must have a floating-point dtype"):
         model(torch.zeros(2, 5, 4, dtype=torch.int64))
-    with pytest.raises(TypeError, match="x must have the model's dtype torch.float32, got"):
+    with pytest.raises(TypeError,
+                       match=r"x must have the dtype of the model's parameters \(float32\)"):
         model(torch.zeros(2, 5, 4, dtype=torch.float64))
-    with pytest.raises(ValueError, match="x must be on the model's device cpu, got meta"):
+    with pytest.raises(ValueError,
+                       match=r"x must be on the device of the model's parameters \(cpu\), got"):
         model(torch.zeros(2, 5, 4, device="meta"))
