@@ -474,7 +474,8 @@ class SpaceScores(NamedTuple):
 
 def space_scores(prediction: Tensor, y: Tensor) -> SpaceScores:
     """:class:`SpaceScores` of ``prediction`` against ``y`` (same shape, int64; ``y == -100``
-    positions are ignored)."""
+    positions are ignored, and there ``prediction`` may be -100 too, as a padded batch's
+    prediction is)."""
     for name, value in (("prediction", prediction), ("y", y)):
         check_tensor(name, value, dtype=torch.int64)
         if value.is_meta:
@@ -483,9 +484,11 @@ def space_scores(prediction: Tensor, y: Tensor) -> SpaceScores:
     if prediction.shape != y.shape:
         raise ValueError(f"prediction must have the shape of y {tuple(y.shape)}, "
                          f"got {tuple(prediction.shape)}")
-    _check_tags("prediction", prediction, (0, 1))
     _check_tags("y", y, (0, 1, IGNORE_INDEX))
     labelled = _labelled(y)
+    # -100 ("no answer") is allowed only where y has no label (padding, a chunk's end).
+    _check_tags("prediction", prediction[labelled], (0, 1))
+    _check_tags("prediction", prediction[~labelled], (0, 1, IGNORE_INDEX))
     p, t = prediction[labelled] == 1, y[labelled] == 1
     hits = int((p & t).sum())
     precision = hits / int(p.sum()) if p.any() else 0.0

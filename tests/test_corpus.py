@@ -520,3 +520,11 @@ def test_ngram_spacer_refuses_bad_lengths_and_labels_on_the_padding():
         spacer.predict(tokens, torch.tensor([0, 2]))
     with pytest.raises(TypeError, match="lengths must have dtype int64"):
         spacer.predict(tokens, torch.tensor([1.0, 2.0]))
+
+
+def test_space_scores_accepts_no_answer_only_where_there_is_no_label():
+    y = torch.tensor([[1, 0, -100, -100]])
+    padded = torch.tensor([[1, 0, -100, -100]])  # a padded batch's prediction
+    assert space_scores(padded, y) == space_scores(torch.tensor([[1, 0, 0, 1]]), y)
+    with pytest.raises(ValueError, match="prediction must hold only 0, 1, got -100"):
+        space_scores(torch.tensor([[-100, 0, 0, 0]]), y)
