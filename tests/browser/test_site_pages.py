@@ -194,9 +194,12 @@ def test_chapter_download_and_launch_buttons(chapter_page, reports, visitor, bas
     binder_host = urlsplit(config["launch_buttons"]["binderhub_url"]).netloc
     colab_host = urlsplit(config["launch_buttons"]["colab_url"]).netloc
     found = book_repository.repository()
-    if found is None:  # a local build: no launch buttons, no made-up repository
+    if found is None:  # a local build: no launch or repository button, no made-up address
         hosts = {urlsplit(h).netloc for h in links}
-        assert not hosts & {binder_host, colab_host, "github.com"}, hosts
+        assert not hosts & {binder_host, colab_host}, hosts
+        html = (sitecheck.SITE / chapter_page).read_text(encoding="utf8")
+        assert "btn-source-repository-button" not in html and "launch-buttons" not in html
+        assert "example/birnn-book" not in html
         return
     # Launch buttons point at this notebook in the published repository and branch.
     repo_url, branch = found
