@@ -443,7 +443,9 @@ def test_stray_values_in_tags_are_refused():
         corpus.insert_spaces(tokens, torch.tensor([0, 2, 0, 0]))
     y = torch.tensor([[0, 1, -100]])
     with pytest.raises(ValueError, match="prediction must hold only 0, 1, got -100"):
-        corpus.space_scores(torch.tensor([[0, 1, -100]]), y)
+        corpus.space_scores(torch.tensor([[-100, 1, 0]]), y)  # no answer where y has one
+    with pytest.raises(ValueError, match="prediction must hold only 0, 1, -100, got 2"):
+        corpus.space_scores(torch.tensor([[0, 1, 2]]), y)
     with pytest.raises(ValueError, match="y must hold only 0, 1, -100, got 3"):
         corpus.space_scores(torch.tensor([[0, 1, 1]]), torch.tensor([[0, 3, 1]]))
 
