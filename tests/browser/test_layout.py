@@ -35,36 +35,33 @@ _CAPTIONS_JS = """() => Array.from(document.querySelectorAll('figcaption')).map(
 RAW_MARKUP = re.compile(r"[_{}\\^]")
 
 
-def _open(browser, base_url, page, viewport):
+def _evaluate(browser, base_url, page, viewport, *scripts):
+    """Open ``page`` at ``viewport`` offline, wait for MathJax and the images, and return
+    what each script evaluates to."""
     context = browser.new_context(viewport=viewport, service_workers="block")
     context.route(lambda url: not url.startswith(base_url), lambda route: route.abort())
-    tab = context.new_page()
-    tab.goto(base_url + page, wait_until="load")
-    settle_error = tab.evaluate(sitecheck._SETTLE_JS)  # MathJax typeset, images decoded
-    assert not settle_error, settle_error
-    return context, tab
+    try:
+        tab = context.new_page()
+        tab.goto(base_url + page, wait_until="load")
+        settle_error = tab.evaluate(sitecheck._SETTLE_JS)  # MathJax typeset, images decoded
+        assert not settle_error, settle_error
+        return [tab.evaluate(script) for script in scripts]
+    finally:
+        context.close()
 
 
 def test_no_page_pans_sideways_on_a_phone(page, browser, base_url, site):
     if sitecheck.redirect_target(site, page) is not None:
         return
-    context, tab = _open(browser, base_url, page, PHONE)
-    try:
-        width = tab.evaluate(_PAGE_WIDTH_JS)
-    finally:
-        context.close()
+    [width] = _evaluate(browser, base_url, page, PHONE, _PAGE_WIDTH_JS)
     assert width <= PHONE["width"], f"{page} is {width} px wide on a {PHONE['width']} px phone"
 
 
 def test_no_display_math_is_cut_off_on_a_laptop(page, browser, base_url, site):
     if sitecheck.redirect_target(site, page) is not None:
         return
-    context, tab = _open(browser, base_url, page, DESKTOP)
-    try:
-        clipped = tab.evaluate(_CLIPPED_MATH_JS)
-        captions = tab.evaluate(_CAPTIONS_JS)
-    finally:
-        context.close()
+    clipped, captions = _evaluate(browser, base_url, page, DESKTOP, _CLIPPED_MATH_JS,
+                                  _CAPTIONS_JS)
     assert clipped == [], f"display math cut off at {DESKTOP['width']} px: {clipped}"
     raw = [c for c in captions if RAW_MARKUP.search(c)]
     assert raw == [], f"captions showing raw TeX or code markup: {raw}"
